@@ -1,0 +1,415 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults of the options. The data directory is relative to the working
+// directory of the process.
+const (
+	defaultDataDir   = "iotdm-data"
+	defaultHTTPAddr  = "127.0.0.1:4580"
+	defaultMQTTAddr  = "127.0.0.1:8883"
+	defaultRegion    = "us-east-1"
+	defaultAccountID = "123456789012"
+	defaultLogLevel  = "info"
+	// defaultThingTypeDeleteWait is AWS's wait between DeprecateThingType
+	// and DeleteThingType.
+	defaultThingTypeDeleteWait = "5m"
+
+	// configFileName is the config file read from the data directory when
+	// neither --config nor IOTDM_CONFIG names one.
+	configFileName = "iotdm.conf"
+
+	// maxConfigFileSize caps the config file a parser will read.
+	maxConfigFileSize = 1 << 20
+)
+
+// Environment variables that are not options: the admin access key, which is
+// never taken from flags (they show in ps) nor from the config file.
+const (
+	envAccessKeyID     = "IOTDM_ACCESS_KEY_ID"
+	envSecretAccessKey = "IOTDM_SECRET_ACCESS_KEY"
+)
+
+// Config is the configuration of one iotdm process: flags, environment,
+// config file and defaults merged, and validated.
+type Config struct {
+	DataDir   string     // where the store, credentials and server.json live
+	HTTPAddr  string     // host:port of the AWS API listener; port 0 picks a free port
+	MQTTAddr  string     // host:port of the MQTT listener (recorded; no broker yet)
+	Region    string     // AWS region the server answers as, e.g. us-east-1
+	AccountID string     // 12-digit AWS account id used in ARNs
+	LogLevel  slog.Level // minimum level logged
+	// ThingTypeDeleteWait is how long a thing type must have been deprecated
+	// before it can be deleted (AWS: 5 minutes; 0 means no wait).
+	ThingTypeDeleteWait time.Duration
+
+	// ConfigFile is the config file that was read, "" when none was.
+	ConfigFile string
+	// AdminKey is the admin access key from IOTDM_ACCESS_KEY_ID and
+	// IOTDM_SECRET_ACCESS_KEY, nil when they are unset; the server then uses
+	// (or creates) the key in DataDir/credentials.
+	AdminKey *AccessKey
+}
+
+// option is one configuration option: a flag --name, a config file key name
+// and an environment variable.
+type option struct {
+	name  string // flag name and config file key
+	arg   string // what the value is, for usage: DIR, HOST:PORT, ...
+	env   string // environment variable
+	def   string // default value; "" for none
+	usage string
+	// check validates a value; it returns a short reason, not naming the option.
+	check func(string) error
+	// set stores a valid value in c; nil for config, which loadConfig
+	// resolves itself.
+	set func(c *Config, v string)
+}
+
+// Option names.
+const (
+	optDataDir   = "data-dir"
+	optHTTPAddr  = "http-addr"
+	optMQTTAddr  = "mqtt-addr"
+	optRegion    = "region"
+	optAccountID = "account-id"
+	optConfig    = "config"
+	optLogLevel  = "log-level"
+
+	optThingTypeDeleteWait = "thing-type-delete-wait"
+)
+
+// options returns every option, in the order usage and problems list them.
+func options() []option {
+	return []option{
+		{name: optDataDir, arg: "DIR", env: "IOTDM_DATA_DIR", def: defaultDataDir,
+			usage: "directory of the store, credentials and server.json",
+			check: checkNonEmpty, set: func(c *Config, v string) { c.DataDir = v }},
+		{name: optHTTPAddr, arg: "HOST:PORT", env: "IOTDM_HTTP_ADDR", def: defaultHTTPAddr,
+			usage: "HOST:PORT of the AWS API endpoint (port 0 picks a free port)",
+			check: checkHostPort, set: func(c *Config, v string) { c.HTTPAddr = v }},
+		{name: optMQTTAddr, arg: "HOST:PORT", env: "IOTDM_MQTT_ADDR", def: defaultMQTTAddr,
+			usage: "HOST:PORT of the MQTT endpoint (recorded; the broker is not built yet)",
+			check: checkHostPort, set: func(c *Config, v string) { c.MQTTAddr = v }},
+		{name: optRegion, arg: "REGION", env: "IOTDM_REGION", def: defaultRegion,
+			usage: "AWS region the server answers as",
+			check: checkRegion, set: func(c *Config, v string) { c.Region = v }},
+		{name: optAccountID, arg: "ID", env: "IOTDM_ACCOUNT_ID", def: defaultAccountID,
+			usage: "12-digit AWS account id used in ARNs",
+			check: checkAccountID, set: func(c *Config, v string) { c.AccountID = v }},
+		{name: optConfig, arg: "FILE", env: "IOTDM_CONFIG",
+			usage: "config file (default DATA-DIR/" + configFileName + " when it exists)",
+			check: checkNonEmpty, set: nil}, // loadConfig records the file it read
+		{name: optLogLevel, arg: "LEVEL", env: "IOTDM_LOG_LEVEL", def: defaultLogLevel,
+			usage: "minimum log level: debug, info, warn or error",
+			check: checkLogLevel, set: func(c *Config, v string) { c.LogLevel, _ = parseLogLevel(v) }},
+		{name: optThingTypeDeleteWait, arg: "DURATION", env: "IOTDM_THING_TYPE_DELETE_WAIT", def: defaultThingTypeDeleteWait,
+			usage: "how long a thing type must be deprecated before DeleteThingType accepts it (AWS: 5m; 0 for none)",
+			check: checkDuration, set: func(c *Config, v string) { c.ThingTypeDeleteWait, _ = time.ParseDuration(v) }},
+	}
+}
+
+// ConfigError lists every problem found in a configuration.
+type ConfigError struct {
+	Problems []string
+}
+
+func (e *ConfigError) Error() string {
+	return "invalid configuration:\n  " + strings.Join(e.Problems, "\n  ")
+}
+
+// errHelp is returned by loadConfig when the arguments ask for help.
+var errHelp = errors.New("help requested")
+
+// value is one option's value and where it came from, for problems.
+type value struct {
+	v      string
+	from   origin
+	source string // "--region", "IOTDM_REGION", "/etc/iotdm.conf:3" or "default"
+}
+
+// origin is where a value came from.
+type origin int
+
+const (
+	fromDefault origin = iota
+	fromFile
+	fromEnv
+	fromFlag
+)
+
+// describe names the value and its origin in a problem.
+func (v value) describe(name string) string {
+	switch v.from {
+	case fromFlag:
+		return fmt.Sprintf("%s %q", v.source, v.v)
+	case fromEnv:
+		return fmt.Sprintf("%s=%q", v.source, v.v)
+	case fromFile:
+		return fmt.Sprintf("%s: %s %q", v.source, name, v.v)
+	default:
+		return fmt.Sprintf("default %s %q", name, v.v)
+	}
+}
+
+// loadConfig merges the command-line arguments (flags only), the environment
+// and the config file into a Config, with the precedence flag > environment >
+// config file > default. readFile reads the config file; it is os.ReadFile in
+// the process and a map in tests.
+//
+// The config file is the one --config or IOTDM_CONFIG names, else
+// DATA-DIR/iotdm.conf when that exists. Every problem is reported at once in
+// a *ConfigError. loadConfig returns errHelp when args ask for help.
+func loadConfig(args []string, env map[string]string, readFile func(name string) ([]byte, error)) (Config, error) {
+	opts := options()
+	byName := make(map[string]option, len(opts))
+	for _, o := range opts {
+		byName[o.name] = o
+	}
+
+	flags, help, problems := parseArgs(args, byName)
+	if help {
+		return Config{}, errHelp
+	}
+
+	// fromFlagOrEnv returns the flag or else the environment value of o. An
+	// empty environment variable counts as unset.
+	fromFlagOrEnv := func(o option) (value, bool) {
+		if v, ok := flags[o.name]; ok {
+			return value{v, fromFlag, "--" + o.name}, true
+		}
+		if v := env[o.env]; v != "" {
+			return value{v, fromEnv, o.env}, true
+		}
+		return value{}, false
+	}
+
+	// The config file: the one named explicitly, else the data directory's.
+	var file map[string]value
+	configPath := ""
+	if named, ok := fromFlagOrEnv(byName[optConfig]); ok {
+		if err := byName[optConfig].check(named.v); err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", named.describe(optConfig), err))
+		} else {
+			configPath = named.v
+			var ps []string
+			file, ps = readConfigFile(configPath, readFile, false)
+			problems = append(problems, ps...)
+			// A relative data-dir in a config file is relative to the file.
+			if d, ok := file[optDataDir]; ok && d.v != "" && !filepath.IsAbs(d.v) {
+				d.v = filepath.Join(filepath.Dir(configPath), d.v)
+				file[optDataDir] = d
+			}
+		}
+	} else {
+		dir, ok := fromFlagOrEnv(byName[optDataDir])
+		if !ok {
+			dir = value{byName[optDataDir].def, fromDefault, "default"}
+		}
+		if checkNonEmpty(dir.v) == nil {
+			candidate := filepath.Join(dir.v, configFileName)
+			var ps []string
+			file, ps = readConfigFile(candidate, readFile, true)
+			problems = append(problems, ps...)
+			if file != nil {
+				configPath = candidate
+			}
+			if d, ok := file[optDataDir]; ok {
+				problems = append(problems, fmt.Sprintf("%s: data-dir cannot be set in the data directory's own config file; use --data-dir or IOTDM_DATA_DIR", d.source))
+				delete(file, optDataDir)
+			}
+		}
+	}
+
+	var cfg Config
+	for _, o := range opts {
+		if o.name == optConfig {
+			continue // recorded below as the file actually read
+		}
+		v, ok := fromFlagOrEnv(o)
+		if !ok {
+			if v, ok = file[o.name]; !ok {
+				v = value{o.def, fromDefault, "default"}
+			}
+		}
+		if err := o.check(v.v); err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", v.describe(o.name), err))
+			continue
+		}
+		o.set(&cfg, v.v)
+	}
+	cfg.ConfigFile = configPath
+
+	key, keyProblems := adminKeyFromEnv(env)
+	problems = append(problems, keyProblems...)
+	cfg.AdminKey = key
+
+	if len(problems) > 0 {
+		return Config{}, &ConfigError{Problems: problems}
+	}
+	return cfg, nil
+}
+
+// readConfigFile reads and parses one config file. A missing file is no
+// problem when optional is set (vals is then nil).
+func readConfigFile(path string, readFile func(string) ([]byte, error), optional bool) (map[string]value, []string) {
+	data, err := readFile(path)
+	if err != nil {
+		if optional && errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, []string{fmt.Sprintf("read config file: %v", err)}
+	}
+	if len(data) > maxConfigFileSize {
+		return nil, []string{fmt.Sprintf("%s: config file is larger than %d bytes", path, maxConfigFileSize)}
+	}
+	entries := parseConfigFile(path, data)
+	var problems []string
+	vals := make(map[string]value, len(entries))
+	known := make(map[string]bool)
+	for _, o := range options() {
+		known[o.name] = o.name != optConfig // a config file cannot name another
+	}
+	firstLine := make(map[string]int)
+	for _, e := range entries {
+		if e.problem != "" {
+			problems = append(problems, e.problem)
+			continue
+		}
+		where := fmt.Sprintf("%s:%d", path, e.line)
+		if e.key == optConfig {
+			problems = append(problems, fmt.Sprintf("%s: config cannot be set in a config file", where))
+			continue
+		}
+		if !known[e.key] {
+			msg := fmt.Sprintf("%s: unknown key %q", where, e.key)
+			if alt := strings.ReplaceAll(e.key, "_", "-"); known[alt] {
+				msg += fmt.Sprintf(" (did you mean %q?)", alt)
+			}
+			problems = append(problems, msg)
+			continue
+		}
+		if first, dup := firstLine[e.key]; dup {
+			problems = append(problems, fmt.Sprintf("%s: duplicate key %q (first set on line %d)", where, e.key, first))
+			continue
+		}
+		firstLine[e.key] = e.line
+		vals[e.key] = value{e.value, fromFile, where}
+	}
+	return vals, problems
+}
+
+// adminKeyFromEnv reads the admin key override; both variables or neither.
+func adminKeyFromEnv(env map[string]string) (*AccessKey, []string) {
+	id, secret := env[envAccessKeyID], env[envSecretAccessKey]
+	switch {
+	case id == "" && secret == "":
+		return nil, nil
+	case id == "":
+		return nil, []string{fmt.Sprintf("%s is set but %s is not; set both or neither", envSecretAccessKey, envAccessKeyID)}
+	case secret == "":
+		return nil, []string{fmt.Sprintf("%s is set but %s is not; set both or neither", envAccessKeyID, envSecretAccessKey)}
+	}
+	var problems []string
+	if !accessKeyIDPattern.MatchString(id) {
+		problems = append(problems, fmt.Sprintf("%s=%q: must be 1 to 128 letters, digits or underscores", envAccessKeyID, id))
+	}
+	if !secretKeyPattern.MatchString(secret) {
+		// Never echo the secret.
+		problems = append(problems, fmt.Sprintf("%s: must be 1 to 128 letters, digits or any of / + = . _ -", envSecretAccessKey))
+	}
+	if len(problems) > 0 {
+		return nil, problems
+	}
+	return &AccessKey{ID: id, Secret: secret}, nil
+}
+
+var (
+	regionPattern      = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)
+	accountIDPattern   = regexp.MustCompile(`^\d{12}$`)
+	hostnamePattern    = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$`)
+	accessKeyIDPattern = regexp.MustCompile(`^\w{1,128}$`)
+	secretKeyPattern   = regexp.MustCompile(`^[A-Za-z0-9/+=._-]{1,128}$`)
+)
+
+func checkNonEmpty(v string) error {
+	if strings.TrimSpace(v) == "" {
+		return errors.New("must not be empty")
+	}
+	return nil
+}
+
+// checkHostPort accepts HOST:PORT with a numeric port (0 picks a free one),
+// an IP address, a host name or an empty host (every interface).
+func checkHostPort(v string) error {
+	host, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return errors.New("must be HOST:PORT, e.g. 127.0.0.1:4580 or [::1]:4580")
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("port %q is not a number from 0 to 65535", port)
+	}
+	if host == "" || net.ParseIP(host) != nil {
+		return nil
+	}
+	if len(host) > 253 || !hostnamePattern.MatchString(host) {
+		return fmt.Errorf("host %q is neither an IP address nor a host name", host)
+	}
+	return nil
+}
+
+func checkRegion(v string) error {
+	if !regionPattern.MatchString(v) {
+		return errors.New("must be a region name like us-east-1 (^[a-z]{2}(-[a-z]+)+-\\d$)")
+	}
+	return nil
+}
+
+func checkAccountID(v string) error {
+	if !accountIDPattern.MatchString(v) {
+		return errors.New("must be exactly 12 digits")
+	}
+	return nil
+}
+
+func checkDuration(v string) error {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return fmt.Errorf("not a duration such as 5m or 30s")
+	}
+	if d < 0 {
+		return fmt.Errorf("must not be negative")
+	}
+	return nil
+}
+
+func checkLogLevel(v string) error {
+	_, err := parseLogLevel(v)
+	return err
+}
+
+// parseLogLevel accepts debug, info, warn (or warning) and error, in any case.
+func parseLogLevel(v string) (slog.Level, error) {
+	switch strings.ToLower(v) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info":
+		return slog.LevelInfo, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, errors.New("must be debug, info, warn or error")
+}

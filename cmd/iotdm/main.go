@@ -1,0 +1,68 @@
+// Command iotdm is a self-hosted AWS IoT Core compatible server in one
+// binary.
+//
+//	iotdm serve [flags]    run the server
+//	iotdm env [flags]      print shell exports for the AWS CLI and SDKs
+//	iotdm version          print the version
+//	iotdm help [command]   show help
+//
+// main is the composition root: it reads the configuration, chooses the log
+// handler, handles signals and wires the store, the services and the wire
+// adapters together. docs/configuration.md describes every option.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// After the first signal, a second one ends the process at once.
+	context.AfterFunc(ctx, stop)
+	a := &app{
+		env:      environMap(os.Environ()),
+		stdout:   os.Stdout,
+		stderr:   os.Stderr,
+		readFile: readFileLimited,
+		version:  buildVersion(),
+		newLogger: func(w io.Writer, level slog.Level) *slog.Logger {
+			return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+		},
+	}
+	code := a.run(ctx, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// readFileLimited reads a config file, but no more than one byte past the
+// size loadConfig accepts, so --config /dev/zero cannot exhaust memory.
+func readFileLimited(name string) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxConfigFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	return b, nil
+}
+
+// environMap turns os.Environ into a map.
+func environMap(environ []string) map[string]string {
+	m := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"crypto/subtle"
+	"log/slog"
+	"net/http"
+
+	"github.com/iotdm/iotdm"
+	"github.com/iotdm/iotdm/internal/awsapi"
+	"github.com/iotdm/iotdm/internal/control"
+	"github.com/iotdm/iotdm/internal/sqlite"
+)
+
+// openStore opens the SQLite store at path.
+func openStore(ctx context.Context, path string, logger *slog.Logger) (iotdm.Store, error) {
+	db, err := sqlite.Open(ctx, path, logger)
+	if err != nil {
+		return nil, err
+	}
+	return db, nil
+}
+
+// apiDeps is what the AWS API edge is built from.
+type apiDeps struct {
+	cfg          Config
+	store        iotdm.Store
+	key          AccessKey // the one admin key requests are signed with
+	httpEndpoint string    // host:port clients reach the HTTP endpoint at
+	mqttEndpoint string    // device endpoint DescribeEndpoint answers
+	logger       *slog.Logger
+}
+
+// newAPIHandler builds the services over the store and the SigV4 edge in
+// front of them, one signing name per service.
+func newAPIHandler(d apiDeps) http.Handler {
+	registry := control.NewRegistry(d.store, control.RegistryOptions{
+		Region:       d.cfg.Region,
+		AccountID:    d.cfg.AccountID,
+		MQTTEndpoint: d.mqttEndpoint,
+		HTTPEndpoint: d.httpEndpoint,
+		// The registry takes 0 as "AWS's default" and a negative wait as none.
+		ThingTypeDeleteDelay: cmp.Or(d.cfg.ThingTypeDeleteWait, -1),
+		Logger:               d.logger, // the registry names its own component
+	})
+	edge := awsapi.New(awsapi.Config{
+		Keys:   adminKeyLookup(d.key),
+		Logger: d.logger.With("component", "awsapi"),
+	})
+	edge.Handle("iot", awsapi.NewIoT(registry))
+	return edge
+}
+
+// adminKeyLookup authenticates requests against the admin key only.
+func adminKeyLookup(key AccessKey) awsapi.KeyLookup {
+	return func(accessKeyID string) (string, bool) {
+		if subtle.ConstantTimeCompare([]byte(accessKeyID), []byte(key.ID)) != 1 {
+			return "", false
+		}
+		return key.Secret, true
+	}
+}
