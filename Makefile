@@ -1,0 +1,31 @@
+# iotdm: the one test command is `make test`.
+GO ?= go
+
+.PHONY: test unit e2e vet fmt-check bench build fuzz
+
+test: fmt-check vet unit e2e
+
+build:
+	$(GO) build -o bin/iotdm ./cmd/iotdm
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+# The registry driven by the stock aws CLI through `eval "$(iotdm env)"`.
+e2e:
+	bash scripts/e2e-cli.sh
+
+# Short fuzzing runs of every parser's fuzz target.
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzParseAuthorization -fuzztime 20s ./internal/awsapi/
+
+# Side-by-side load test: iotdm, moto and a trivial ceiling server.
+bench:
+	$(GO) run ./bench/run -out bench/latest.md

@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# End-to-end test of the registry with the stock aws CLI: build iotdm, start
+# it on a free loopback port, point the CLI at it with `eval "$(iotdm env)"`,
+# and run the commands a reader of the AWS IoT docs would type, checking each
+# output with --query.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d)
+server_pid=""
+cleanup() {
+	if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+		kill -TERM "$server_pid" 2>/dev/null || true
+		wait "$server_pid" 2>/dev/null || true
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+passed=0
+failed=0
+# check NAME WANT CMD...: run CMD, compare its trimmed output with WANT.
+check() {
+	local name=$1 want=$2
+	shift 2
+	local got
+	if ! got=$("$@" 2>&1); then
+		echo "FAIL $name: command failed: $got"
+		failed=$((failed + 1))
+		return
+	fi
+	got=$(printf '%s' "$got" | tr -s ' \t\r\n' ' ' | sed -e 's/^ //' -e 's/ $//')
+	if [ "$got" = "$want" ]; then
+		echo "ok   $name"
+		passed=$((passed + 1))
+	else
+		echo "FAIL $name: got [$got], want [$want]"
+		failed=$((failed + 1))
+	fi
+}
+# check_error NAME CODE CMD...: CMD must fail with the AWS error code CODE.
+check_error() {
+	local name=$1 code=$2
+	shift 2
+	local out
+	if out=$("$@" 2>&1); then
+		echo "FAIL $name: succeeded, want $code"
+		failed=$((failed + 1))
+	elif printf '%s' "$out" | grep -q "($code)"; then
+		echo "ok   $name"
+		passed=$((passed + 1))
+	else
+		echo "FAIL $name: got [$out], want $code"
+		failed=$((failed + 1))
+	fi
+}
+
+echo "building iotdm"
+(cd "$root" && go build -o "$work/iotdm" ./cmd/iotdm)
+data="$work/data"
+# Port 0: the server picks a free port and records it; `iotdm env` reads it.
+"$work/iotdm" serve --data-dir "$data" --http-addr 127.0.0.1:0 --mqtt-addr 127.0.0.1:0 2>"$work/server.log" &
+server_pid=$!
+for _ in $(seq 1 100); do
+	[ -s "$data/server.json" ] && break
+	sleep 0.1
+done
+[ -s "$data/server.json" ] || { echo "server did not start"; cat "$work/server.log"; exit 1; }
+
+# Only what iotdm env prints: no other AWS configuration.
+unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE AWS_ENDPOINT_URL AWS_CONFIG_FILE
+export AWS_CONFIG_FILE=/dev/null
+eval "$("$work/iotdm" env --data-dir "$data")"
+check "healthz" "ok" bash -c "curl -fsS \"\$AWS_ENDPOINT_URL/healthz\" | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"status\"])'"
+
+# Thing types, as in the AWS IoT developer guide.
+check "create-thing-type" "TemperatureSensor" \
+	aws iot create-thing-type --thing-type-name TemperatureSensor \
+	--thing-type-properties 'thingTypeDescription=Temperature sensors,searchableAttributes=location,firmware' \
+	--query thingTypeName --output text
+check "describe-thing-type" "location firmware" \
+	aws iot describe-thing-type --thing-type-name TemperatureSensor \
+	--query 'thingTypeProperties.searchableAttributes' --output text
+check "list-thing-types" "TemperatureSensor" \
+	aws iot list-thing-types --query 'thingTypes[].thingTypeName' --output text
+
+# Things.
+check "create-thing" "arn:aws:iot:us-east-1:123456789012:thing/temp-sensor-01" \
+	aws iot create-thing --thing-name temp-sensor-01 --thing-type-name TemperatureSensor \
+	--attribute-payload '{"attributes":{"location":"Building-A","firmware":"1.0.0"}}' \
+	--query thingArn --output text
+for i in 2 3 4; do
+	aws iot create-thing --thing-name "temp-sensor-0$i" --thing-type-name TemperatureSensor \
+		--attribute-payload "{\"attributes\":{\"location\":\"Building-$(printf "\\x$(printf %x $((64 + i)))")\",\"firmware\":\"1.$((i - 2)).0\"}}" >/dev/null
+done
+check "create-thing idempotent" "temp-sensor-01" \
+	aws iot create-thing --thing-name temp-sensor-01 --thing-type-name TemperatureSensor \
+	--attribute-payload '{"attributes":{"location":"Building-A","firmware":"1.0.0"}}' \
+	--query thingName --output text
+check_error "create-thing conflicting" ResourceAlreadyExistsException \
+	aws iot create-thing --thing-name temp-sensor-01
+check_error "create-thing bad name" InvalidRequestException \
+	aws iot create-thing --thing-name 'bad name'
+check "describe-thing" "Building-A 1" \
+	aws iot describe-thing --thing-name temp-sensor-01 --query '[attributes.location, version]' --output text
+check_error "describe-thing missing" ResourceNotFoundException \
+	aws iot describe-thing --thing-name nope
+check "update-thing merge" "1.2.0 2" bash -c '
+	aws iot update-thing --thing-name temp-sensor-01 --attribute-payload "{\"attributes\":{\"firmware\":\"1.2.0\"},\"merge\":true}" &&
+	aws iot describe-thing --thing-name temp-sensor-01 --query "[attributes.firmware, version]" --output text'
+check_error "update-thing stale version" VersionConflictException \
+	aws iot update-thing --thing-name temp-sensor-01 --expected-version 1 --attribute-payload '{"attributes":{"x":"y"},"merge":true}'
+check "list-things" "4" \
+	aws iot list-things --query 'length(things)'
+check "list-things paginated by the CLI" "temp-sensor-01 temp-sensor-02 temp-sensor-03 temp-sensor-04" \
+	aws iot list-things --page-size 1 --query 'things[].thingName' --output text
+check "list-things by attribute" "temp-sensor-02" \
+	aws iot list-things --attribute-name location --attribute-value Building-B --query 'things[].thingName' --output text
+check "list-things by type" "4" \
+	aws iot list-things --thing-type-name TemperatureSensor --query 'length(things)'
+
+# Static thing groups.
+check "create-thing-group" "ProductionSensors" \
+	aws iot create-thing-group --thing-group-name ProductionSensors \
+	--thing-group-properties 'thingGroupDescription=Production sensors,attributePayload={attributes={env=production}}' \
+	--query thingGroupName --output text
+check "create-thing-group child" "BuildingA" \
+	aws iot create-thing-group --thing-group-name BuildingA --parent-group-name ProductionSensors \
+	--query thingGroupName --output text
+check "describe-thing-group hierarchy" "ProductionSensors" \
+	aws iot describe-thing-group --thing-group-name BuildingA \
+	--query 'thingGroupMetadata.rootToParentThingGroups[].groupName' --output text
+check "add-thing-to-thing-group" "" \
+	aws iot add-thing-to-thing-group --thing-group-name ProductionSensors --thing-name temp-sensor-01
+check "add-thing-to-thing-group child" "" \
+	aws iot add-thing-to-thing-group --thing-group-name BuildingA --thing-name temp-sensor-02
+check "list-things-in-thing-group" "temp-sensor-01" \
+	aws iot list-things-in-thing-group --thing-group-name ProductionSensors --query things --output text
+check "list-things-in-thing-group recursive" "temp-sensor-01 temp-sensor-02" \
+	aws iot list-things-in-thing-group --thing-group-name ProductionSensors --recursive --query things --output text
+check "list-thing-groups-for-thing" "BuildingA" \
+	aws iot list-thing-groups-for-thing --thing-name temp-sensor-02 --query 'thingGroups[].groupName' --output text
+check "list-thing-groups by parent" "BuildingA" \
+	aws iot list-thing-groups --parent-group ProductionSensors --query 'thingGroups[].groupName' --output text
+check "update-thing-group" "2" \
+	aws iot update-thing-group --thing-group-name ProductionSensors \
+	--thing-group-properties 'thingGroupDescription=Production fleet' --query version
+check_error "delete-thing-group with children" InvalidRequestException \
+	aws iot delete-thing-group --thing-group-name ProductionSensors
+check "update-thing-groups-for-thing" "ProductionSensors" bash -c '
+	aws iot update-thing-groups-for-thing --thing-name temp-sensor-02 --thing-groups-to-add ProductionSensors --thing-groups-to-remove BuildingA &&
+	aws iot list-thing-groups-for-thing --thing-name temp-sensor-02 --query "thingGroups[].groupName" --output text'
+check "remove-thing-from-thing-group" "0" bash -c '
+	aws iot remove-thing-from-thing-group --thing-group-name ProductionSensors --thing-name temp-sensor-02 &&
+	aws iot list-thing-groups-for-thing --thing-name temp-sensor-02 --query "length(thingGroups)"'
+
+# Tags and the endpoint.
+group_arn=$(aws iot describe-thing-group --thing-group-name ProductionSensors --query thingGroupArn --output text)
+check "tag-resource" "production" bash -c "
+	aws iot tag-resource --resource-arn '$group_arn' --tags Key=env,Value=production &&
+	aws iot list-tags-for-resource --resource-arn '$group_arn' --query 'tags[?Key==\`env\`].Value' --output text"
+check "untag-resource" "0" bash -c "
+	aws iot untag-resource --resource-arn '$group_arn' --tag-keys env &&
+	aws iot list-tags-for-resource --resource-arn '$group_arn' --query 'length(tags)'"
+check "describe-endpoint" "1" bash -c "
+	aws iot describe-endpoint --endpoint-type iot:Data-ATS --query endpointAddress --output text | grep -c ."
+
+# Deletes.
+check "deprecate-thing-type" "True" bash -c '
+	aws iot deprecate-thing-type --thing-type-name TemperatureSensor &&
+	aws iot describe-thing-type --thing-type-name TemperatureSensor --query thingTypeMetadata.deprecated --output text'
+check_error "create-thing with deprecated type" InvalidRequestException \
+	aws iot create-thing --thing-name temp-sensor-09 --thing-type-name TemperatureSensor
+check "undo deprecate" "False" bash -c '
+	aws iot deprecate-thing-type --thing-type-name TemperatureSensor --undo-deprecate &&
+	aws iot describe-thing-type --thing-type-name TemperatureSensor --query thingTypeMetadata.deprecated --output text'
+check "delete-thing" "3" bash -c '
+	aws iot delete-thing --thing-name temp-sensor-04 &&
+	aws iot list-things --query "length(things)"'
+check "delete-thing-group" "ProductionSensors" bash -c '
+	aws iot delete-thing-group --thing-group-name BuildingA &&
+	aws iot list-thing-groups --query "thingGroups[].groupName" --output text'
+
+# Authentication: a wrong secret is refused.
+check_error "wrong secret" InvalidSignatureException \
+	env AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_ACCESS_KEY_ID="$(awk -F' *= *' '/aws_access_key_id/{print $2}' "$AWS_SHARED_CREDENTIALS_FILE")" \
+	AWS_SECRET_ACCESS_KEY=wrongwrongwrongwrongwrongwrongwrongwrong aws iot list-things
+check_error "unknown key" UnrecognizedClientException \
+	env AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_ACCESS_KEY_ID=AKIAUNKNOWNUNKNOWN00 AWS_SECRET_ACCESS_KEY=x aws iot list-things
+
+echo "e2e-cli: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
