@@ -79,6 +79,10 @@ type Store interface {
 	// error is returned as is. Implementations may commit several concurrent
 	// Updates together; each still succeeds or fails on its own.
 	Update(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
+	// Get returns the last committed value of one entity (ok false when there
+	// is none), as a copy the caller may keep. It sees every Update that
+	// returned before it was called.
+	Get(ctx context.Context, kind, key string) (value []byte, ok bool, err error)
 	// View runs fn in a read-only transaction over a consistent snapshot; seq
 	// is the sequence number of the last Change visible in that snapshot.
 	View(ctx context.Context, fn func(ctx context.Context, tx ReadTx, seq uint64) error) error

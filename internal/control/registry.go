@@ -68,8 +68,14 @@ func (r *Registry) arn(resource, name string) string {
 	return "arn:aws:iot:" + r.opts.Region + ":" + r.opts.AccountID + ":" + resource + "/" + name
 }
 
+// getter reads one entity: an iotdm.Store (the last committed value) or a
+// transaction.
+type getter interface {
+	Get(ctx context.Context, kind, key string) ([]byte, bool, error)
+}
+
 // get reads and decodes one entity; ok is false when it does not exist.
-func get[T any](ctx context.Context, tx iotdm.ReadTx, kind, key string) (*T, bool, error) {
+func get[T any](ctx context.Context, tx getter, kind, key string) (*T, bool, error) {
 	b, ok, err := tx.Get(ctx, kind, key)
 	if err != nil || !ok {
 		return nil, false, err

@@ -12,7 +12,7 @@ import (
 	"github.com/iotdm/iotdm"
 )
 
-func (r *Registry) loadGroup(ctx context.Context, tx iotdm.ReadTx, name string) (*iotdm.ThingGroup, error) {
+func (r *Registry) loadGroup(ctx context.Context, tx getter, name string) (*iotdm.ThingGroup, error) {
 	g, ok, err := get[iotdm.ThingGroup](ctx, tx, iotdm.KindThingGroup, name)
 	if err != nil {
 		return nil, err
@@ -23,7 +23,7 @@ func (r *Registry) loadGroup(ctx context.Context, tx iotdm.ReadTx, name string) 
 	return g, nil
 }
 
-func (r *Registry) loadThing(ctx context.Context, tx iotdm.ReadTx, name string) (*iotdm.Thing, error) {
+func (r *Registry) loadThing(ctx context.Context, tx getter, name string) (*iotdm.Thing, error) {
 	t, ok, err := get[iotdm.Thing](ctx, tx, iotdm.KindThing, name)
 	if err != nil {
 		return nil, err
@@ -241,12 +241,7 @@ func (r *Registry) DescribeThingGroup(ctx context.Context, in *iotdm.DescribeThi
 	if err := validateName("thingGroupName", in.ThingGroupName); err != nil {
 		return nil, err
 	}
-	var g *iotdm.ThingGroup
-	err := r.view(ctx, func(ctx context.Context, tx iotdm.ReadTx) error {
-		var err error
-		g, err = r.loadGroup(ctx, tx, in.ThingGroupName)
-		return err
-	})
+	g, err := r.loadGroup(ctx, r.store, in.ThingGroupName)
 	if err != nil {
 		return nil, err
 	}

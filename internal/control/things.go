@@ -123,16 +123,7 @@ func (r *Registry) DescribeThing(ctx context.Context, in *iotdm.DescribeThingInp
 	if err := validateName("thingName", in.ThingName); err != nil {
 		return nil, err
 	}
-	var thing *iotdm.Thing
-	err := r.view(ctx, func(ctx context.Context, tx iotdm.ReadTx) error {
-		var ok bool
-		var err error
-		thing, ok, err = get[iotdm.Thing](ctx, tx, iotdm.KindThing, in.ThingName)
-		if err == nil && !ok {
-			err = notFound("Thing %s does not exist", in.ThingName)
-		}
-		return err
-	})
+	thing, err := r.loadThing(ctx, r.store, in.ThingName)
 	if err != nil {
 		return nil, err
 	}

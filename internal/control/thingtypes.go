@@ -86,7 +86,7 @@ func (r *Registry) CreateThingType(ctx context.Context, in *iotdm.CreateThingTyp
 	return out, nil
 }
 
-func (r *Registry) loadThingType(ctx context.Context, tx iotdm.ReadTx, name string) (*iotdm.ThingType, error) {
+func (r *Registry) loadThingType(ctx context.Context, tx getter, name string) (*iotdm.ThingType, error) {
 	tt, ok, err := get[iotdm.ThingType](ctx, tx, iotdm.KindThingType, name)
 	if err != nil {
 		return nil, err
@@ -102,12 +102,7 @@ func (r *Registry) DescribeThingType(ctx context.Context, in *iotdm.DescribeThin
 	if err := validateName("thingTypeName", in.ThingTypeName); err != nil {
 		return nil, err
 	}
-	var tt *iotdm.ThingType
-	err := r.view(ctx, func(ctx context.Context, tx iotdm.ReadTx) error {
-		var err error
-		tt, err = r.loadThingType(ctx, tx, in.ThingTypeName)
-		return err
-	})
+	tt, err := r.loadThingType(ctx, r.store, in.ThingTypeName)
 	if err != nil {
 		return nil, err
 	}

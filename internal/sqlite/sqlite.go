@@ -43,6 +43,8 @@ type DB struct {
 	maxSeq  *sql.Stmt
 	changes *sql.Stmt
 
+	cache entityCache // every committed entity; see cache.go
+
 	w          *writer
 	queue      chan *request
 	writerDone chan struct{}
@@ -134,6 +136,9 @@ func (db *DB) open(ctx context.Context) error {
 	}
 	db.w.last = uint64(last)
 	db.seq.Store(uint64(last))
+	if err := db.cache.load(ctx, conn); err != nil {
+		return err
+	}
 
 	// The readers: opened after the writer has put the file in WAL mode.
 	db.readers, err = sql.Open("sqlite", dsn(db.path, true))
@@ -163,6 +168,9 @@ func dsn(path string, readOnly bool) string {
 		q.Set("mode", "rwc")
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous(FULL)")
+		// A larger page cache keeps the B-tree pages the writer touches in
+		// memory instead of re-reading them for every statement.
+		q.Add("_pragma", "cache_size(-65536)")
 		// Cap the WAL file left behind after a checkpoint.
 		q.Add("_pragma", "journal_size_limit(67108864)")
 	}
@@ -204,8 +212,8 @@ func checkPragmas(ctx context.Context, conn *sql.Conn) error {
 }
 
 // Update implements iotdm.Store: fn is queued for the writer, which runs it
-// in its own savepoint inside the next batch and answers once the batch has
-// committed durably. fn runs on the writer goroutine; it must not call back
+// inside the next batch (buffering its writes, so a failing fn leaves no
+// trace) and answers once the batch has committed durably. fn runs on the writer goroutine; it must not call back
 // into the DB's Update, and it should be quick, since the whole batch waits
 // for it. A panic in fn is re-raised in the caller.
 //

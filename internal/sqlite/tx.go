@@ -4,7 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/iotdm/iotdm"
 )
@@ -12,26 +13,40 @@ import (
 // errTxDone is returned by a Tx used after its Update's fn returned.
 var errTxDone = errors.New("sqlite: transaction used after its fn returned")
 
+// write is one Put or Delete of an Update's fn.
+type write struct {
+	op    iotdm.Op
+	kind  string
+	key   string
+	value []byte // nil on delete
+}
+
 // writeTx is the iotdm.Tx given to an Update's fn. It runs on the writer
-// goroutine, inside the savepoint of that fn, on the writer's connection.
-// It is not safe for concurrent use.
+// goroutine and is not safe for concurrent use.
+//
+// fn's writes are buffered in the Tx and reach SQLite only when fn returns
+// nil, so a failing fn leaves nothing to roll back and needs no savepoint.
+// Reads see fn's own writes first, then those of earlier fns of the batch
+// (already in SQLite, and in the writer's batch index for Gets), then the
+// committed state: Gets answer from the entity cache, Scans from SQLite
+// merged with fn's buffered writes.
 //
 // Statements run with a context that is never cancelled: interrupting a
-// write inside a transaction makes SQLite roll back the whole transaction,
-// which would fail every Update in the batch. Each call checks its own ctx
-// before it starts instead.
+// statement inside a transaction makes SQLite roll back the whole
+// transaction, which would fail every Update in the batch. Each call checks
+// its own ctx before it starts instead.
 //
 // Once a statement fails, the Tx refuses further work and its Update fails
-// with that error even if fn swallows it: SQLite rolls back the whole
-// transaction on some errors, and later statements would then run outside
-// any transaction.
+// with that error even if fn swallows it.
 type writeTx struct {
 	w      *writer
 	active bool  // fn is running
 	err    error // first database error, sticky
+	writes []write
+	index  map[entityKey]int // last write of each entity in writes
 }
 
-// check reports why the Tx cannot run a statement now, if it cannot.
+// check reports why the Tx cannot run now, if it cannot.
 func (t *writeTx) check(ctx context.Context) error {
 	switch {
 	case !t.active:
@@ -50,43 +65,113 @@ func (t *writeTx) fail(err error) error {
 	return err
 }
 
+// lookup returns the entity's value as fn sees it.
+func (t *writeTx) lookup(kind, key string) ([]byte, bool) {
+	k := entityKey{kind, key}
+	if i, ok := t.index[k]; ok {
+		w := t.writes[i]
+		return w.value, w.op == iotdm.OpPut
+	}
+	return t.w.lookup(k)
+}
+
 func (t *writeTx) Get(ctx context.Context, kind, key string) ([]byte, bool, error) {
 	if err := t.check(ctx); err != nil {
 		return nil, false, err
 	}
-	v, ok, err := getValue(t.w.bg, t.w.st.get, kind, key)
-	if err != nil {
-		return nil, false, t.fail(err)
+	v, ok := t.lookup(kind, key)
+	if !ok {
+		return nil, false, nil
 	}
-	return v, ok, nil
+	return append([]byte{}, v...), true, nil
 }
 
 func (t *writeTx) Scan(ctx context.Context, kind, prefix, after string, limit int, fn func(key string, value []byte) error) error {
 	if err := t.check(ctx); err != nil {
 		return err
 	}
-	stmt, args := t.w.st.scanQuery(kind, prefix, after, limit)
-	dbErr, err := scanRows(t.w.bg, stmt, args, kind, fn)
+	pending := t.pendingIn(kind, prefix, after)
+	if len(pending) == 0 {
+		stmt, args := t.w.st.scanQuery(kind, prefix, after, limit)
+		dbErr, err := scanRows(t.w.bg, stmt, args, kind, fn)
+		if dbErr {
+			return t.fail(err)
+		}
+		return err
+	}
+	// Merge the stored rows with fn's buffered writes, in key order.
+	emitted := 0
+	emit := func(key string, value []byte) error {
+		if limit > 0 && emitted >= limit {
+			return iotdm.ErrStopScan
+		}
+		emitted++
+		return fn(key, value)
+	}
+	i := 0
+	flushBefore := func(key string, all bool) error {
+		for ; i < len(pending) && (all || pending[i].key < key); i++ {
+			if p := pending[i]; p.op == iotdm.OpPut {
+				if err := emit(p.key, p.value); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	stmt, args := t.w.st.scanQuery(kind, prefix, after, 0)
+	dbErr, err := scanRows(t.w.bg, stmt, args, kind, func(key string, value []byte) error {
+		if err := flushBefore(key, false); err != nil {
+			return err
+		}
+		if i < len(pending) && pending[i].key == key {
+			p := pending[i]
+			i++
+			if p.op == iotdm.OpDelete {
+				return nil
+			}
+			value = p.value
+		}
+		return emit(key, value)
+	})
 	if dbErr {
 		return t.fail(err)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	if err := flushBefore("", true); err != nil && !errors.Is(err, iotdm.ErrStopScan) {
+		return err
+	}
+	return nil
+}
+
+// pendingIn returns fn's latest buffered write of each entity of kind in
+// the scan range, sorted by key.
+func (t *writeTx) pendingIn(kind, prefix, after string) []write {
+	var out []write
+	for k, i := range t.index {
+		if k.kind == kind && strings.HasPrefix(k.key, prefix) && k.key > after {
+			out = append(out, t.writes[i])
+		}
+	}
+	slices.SortFunc(out, func(a, b write) int { return strings.Compare(a.key, b.key) })
+	return out
+}
+
+func (t *writeTx) record(w write) {
+	if t.index == nil {
+		t.index = make(map[entityKey]int, 4)
+	}
+	t.index[entityKey{w.kind, w.key}] = len(t.writes)
+	t.writes = append(t.writes, w)
 }
 
 func (t *writeTx) Put(ctx context.Context, kind, key string, value []byte) error {
 	if err := t.check(ctx); err != nil {
 		return err
 	}
-	if value == nil {
-		value = []byte{} // entities.value is NOT NULL; nil would bind as NULL
-	}
-	w := t.w
-	if _, err := w.st.put.ExecContext(w.bg, kind, key, value); err != nil {
-		return t.fail(fmt.Errorf("put %s/%s: %w", kind, key, err))
-	}
-	if err := w.record(iotdm.OpPut, kind, key, value); err != nil {
-		return t.fail(fmt.Errorf("put %s/%s: %w", kind, key, err))
-	}
+	t.record(write{op: iotdm.OpPut, kind: kind, key: key, value: append([]byte{}, value...)})
 	return nil
 }
 
@@ -94,21 +179,10 @@ func (t *writeTx) Delete(ctx context.Context, kind, key string) error {
 	if err := t.check(ctx); err != nil {
 		return err
 	}
-	w := t.w
-	res, err := w.st.del.ExecContext(w.bg, kind, key)
-	if err != nil {
-		return t.fail(fmt.Errorf("delete %s/%s: %w", kind, key, err))
+	if _, ok := t.lookup(kind, key); !ok {
+		return nil // nothing is there: no Change
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return t.fail(fmt.Errorf("delete %s/%s: %w", kind, key, err))
-	}
-	if n == 0 {
-		return nil // nothing was there: no Change
-	}
-	if err := w.record(iotdm.OpDelete, kind, key, nil); err != nil {
-		return t.fail(fmt.Errorf("delete %s/%s: %w", kind, key, err))
-	}
+	t.record(write{op: iotdm.OpDelete, kind: kind, key: key})
 	return nil
 }
 
@@ -116,8 +190,7 @@ func (t *writeTx) Delete(ctx context.Context, kind, key string) error {
 type writeStmts struct {
 	readStmts
 	put, del, change                        *sql.Stmt
-	begin, commit, rollback                 *sql.Stmt
-	savepoint, release, rollbackToSavepoint *sql.Stmt
+	begin, commit, rollback *sql.Stmt
 }
 
 func (s *writeStmts) prepare(ctx context.Context, p preparer) error {
@@ -129,9 +202,6 @@ func (s *writeStmts) prepare(ctx context.Context, p preparer) error {
 	prepare(ctx, p, &s.begin, "BEGIN IMMEDIATE", &err)
 	prepare(ctx, p, &s.commit, "COMMIT", &err)
 	prepare(ctx, p, &s.rollback, "ROLLBACK", &err)
-	prepare(ctx, p, &s.savepoint, "SAVEPOINT fn", &err)
-	prepare(ctx, p, &s.release, "RELEASE fn", &err)
-	prepare(ctx, p, &s.rollbackToSavepoint, "ROLLBACK TO fn", &err)
 	return err
 }
 
@@ -139,6 +209,5 @@ func (s *writeStmts) close() error {
 	return errors.Join(s.readStmts.close(), closeStmts(
 		s.put, s.del, s.change,
 		s.begin, s.commit, s.rollback,
-		s.savepoint, s.release, s.rollbackToSavepoint,
 	))
 }

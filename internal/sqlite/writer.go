@@ -49,6 +49,21 @@ type writer struct {
 	queue <-chan *request
 	last  uint64 // seq of the last Change written, committed or in the open batch
 	now   int64  // Change.Time of the open batch, Unix nanoseconds
+
+	// The writes of the open batch, in order, applied to the entity cache
+	// once the batch commits; index finds the last write of an entity.
+	batch []write
+	index map[entityKey]int
+}
+
+// lookup returns an entity's value as the open batch sees it: the batch's
+// own last write of it, else the committed value in the cache.
+func (w *writer) lookup(k entityKey) ([]byte, bool) {
+	if i, ok := w.index[k]; ok {
+		wr := w.batch[i]
+		return wr.value, wr.op == iotdm.OpPut
+	}
+	return w.db.cache.get(k.kind, k.key)
 }
 
 // run commits batches until the queue is closed and drained.
@@ -103,11 +118,12 @@ func (w *writer) fill(batch []*request) []*request {
 	return batch
 }
 
-// commit runs batch in one transaction, each fn in its own savepoint, and
-// sets every request's outcome.
+// commit runs batch in one transaction and sets every request's outcome.
 func (w *writer) commit(batch []*request) {
 	start := w.last
 	w.now = time.Now().UnixNano()
+	w.batch = w.batch[:0]
+	clear(w.index)
 	if _, err := w.st.begin.ExecContext(w.bg); err != nil {
 		err = fmt.Errorf("sqlite: begin: %w", err)
 		w.db.logger.Error("sqlite: cannot begin write transaction", "err", err, "updates", len(batch))
@@ -130,19 +146,16 @@ func (w *writer) commit(batch []*request) {
 		w.abort(batch, start, fmt.Errorf("commit: %w", err))
 		return
 	}
+	w.db.cache.apply(w.batch)
 	if w.last != start {
 		w.db.publish(w.last)
 	}
 }
 
-// runOne runs r's fn inside a savepoint, rolling back to it if fn fails.
-// It returns an error only when the transaction itself is in doubt and the
-// whole batch must go.
+// runOne runs r's fn and, if it succeeds, writes what it buffered. It
+// returns an error only when the transaction itself is in doubt and the
+// whole batch must go; fn's own failure is r's alone and touched nothing.
 func (w *writer) runOne(r *request) error {
-	if _, err := w.st.savepoint.ExecContext(w.bg); err != nil {
-		return fmt.Errorf("savepoint: %w", err)
-	}
-	mark := w.last
 	r.tx = writeTx{w: w, active: true}
 	err := w.call(r)
 	r.tx.active = false
@@ -151,14 +164,36 @@ func (w *writer) runOne(r *request) error {
 	}
 	if err != nil {
 		r.err = err
-		w.last = mark // reclaim fn's seqs: the feed stays gap-free
-		if _, err := w.st.rollbackToSavepoint.ExecContext(w.bg); err != nil {
-			return fmt.Errorf("rollback to savepoint: %w", err)
+		return nil
+	}
+	for _, wr := range r.tx.writes {
+		if err := w.apply(wr); err != nil {
+			r.err = err
+			return err
 		}
 	}
-	if _, err := w.st.release.ExecContext(w.bg); err != nil {
-		return fmt.Errorf("release savepoint: %w", err)
+	return nil
+}
+
+// apply writes one buffered write and its Change into the open transaction.
+func (w *writer) apply(wr write) error {
+	var err error
+	if wr.op == iotdm.OpDelete {
+		_, err = w.st.del.ExecContext(w.bg, wr.kind, wr.key)
+	} else {
+		_, err = w.st.put.ExecContext(w.bg, wr.kind, wr.key, wr.value)
 	}
+	if err != nil {
+		return fmt.Errorf("%s %s/%s: %w", wr.op, wr.kind, wr.key, err)
+	}
+	if err := w.record(wr.op, wr.kind, wr.key, wr.value); err != nil {
+		return fmt.Errorf("%s %s/%s: %w", wr.op, wr.kind, wr.key, err)
+	}
+	if w.index == nil {
+		w.index = make(map[entityKey]int, maxBatch)
+	}
+	w.index[entityKey{wr.kind, wr.key}] = len(w.batch)
+	w.batch = append(w.batch, wr)
 	return nil
 }
 
@@ -182,6 +217,8 @@ func (w *writer) abort(batch []*request, start uint64, cause error) {
 		w.db.logger.Debug("sqlite: rollback after failed batch", "err", err)
 	}
 	w.last = start
+	w.batch = w.batch[:0]
+	clear(w.index)
 	err := fmt.Errorf("sqlite: write batch rolled back: %w", cause)
 	w.db.logger.Error("sqlite: write batch failed", "err", err, "updates", len(batch))
 	for _, r := range batch {

@@ -45,6 +45,7 @@ func Run(t *testing.T, open Opener) {
 		{"ScanStop", testScanStop},
 		{"UpdateErrorRollsBackEverything", testUpdateErrorRollsBack},
 		{"UpdateReadsSeeOwnWrites", testReadsSeeOwnWrites},
+		{"UpdateScanMergesOwnWrites", testScanMergesOwnWrites},
 		{"UpdateCanceledContext", testUpdateCanceledContext},
 		{"ConcurrentUpdatesGapFree", testConcurrentUpdates},
 		{"ConcurrentFailureIsolated", testConcurrentFailureIsolated},
@@ -147,10 +148,18 @@ func get(t *testing.T, st iotdm.Store, kind, key string) (value []byte, ok bool)
 	return value, ok
 }
 
-// wantValue checks the stored value of kind/key; want nil means absent.
+// wantValue checks the stored value of kind/key, through View and through
+// Store.Get; want nil means absent.
 func wantValue(t *testing.T, st iotdm.Store, kind, key string, want []byte) {
 	t.Helper()
+	direct, directOK, err := st.Get(t.Context(), kind, key)
+	if err != nil {
+		t.Fatalf("Store.Get %s/%s: %v", kind, key, err)
+	}
 	got, ok := get(t, st, kind, key)
+	if directOK != ok || string(direct) != string(got) {
+		t.Errorf("Store.Get %s/%s = %q, %v; View Get = %q, %v; want them equal", kind, key, direct, directOK, got, ok)
+	}
 	switch {
 	case want == nil && ok:
 		t.Errorf("Get %s/%s = %q, want none", kind, key, got)

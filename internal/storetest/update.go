@@ -118,3 +118,51 @@ func testUpdateCanceledContext(t *testing.T, s suite) {
 	wantValue(t, st, kindA, "a", nil)
 	wantChanges(t, st, nil)
 }
+
+// testScanMergesOwnWrites checks Scan inside an Update over a mix of
+// committed entities and fn's own puts, overwrites and deletes, with
+// prefixes, after keys and limits.
+func testScanMergesOwnWrites(t *testing.T, s suite) {
+	st, _ := s.store(t)
+	putKeys(t, st, "a", "c", "e", "g")
+	update(t, st, func(ctx context.Context, tx iotdm.Tx) error {
+		for _, k := range []string{"b", "e", "f"} {
+			if err := tx.Put(ctx, kindA, k, jsonf(`"new %s"`, k)); err != nil {
+				return err
+			}
+		}
+		if err := tx.Delete(ctx, kindA, "c"); err != nil {
+			return err
+		}
+		tests := []struct {
+			prefix, after string
+			limit         int
+			want          []string
+		}{
+			{"", "", 0, []string{"a", "b", "e", "f", "g"}},
+			{"", "", 2, []string{"a", "b"}},
+			{"", "", 3, []string{"a", "b", "e"}},
+			{"", "b", 0, []string{"e", "f", "g"}},
+			{"", "e", 1, []string{"f"}},
+			{"f", "", 0, []string{"f"}},
+			{"c", "", 0, nil},
+		}
+		for _, tc := range tests {
+			got, err := scanTx(ctx, tx, kindA, tc.prefix, tc.after, tc.limit)
+			if err != nil {
+				return err
+			}
+			if diff := cmp.Diff(tc.want, keys(got), cmpEmpty); diff != "" {
+				t.Errorf("Scan(prefix %q, after %q, limit %d) keys (-want +got):\n%s", tc.prefix, tc.after, tc.limit, diff)
+			}
+			for _, e := range got {
+				if e.Key == "e" && e.Value != `"new e"` {
+					t.Errorf("Scan value of e = %s, want the buffered overwrite", e.Value)
+				}
+			}
+		}
+		return nil
+	})
+	wantValue(t, st, kindA, "c", nil)
+	wantValue(t, st, kindA, "e", jsonf(`"new e"`))
+}
