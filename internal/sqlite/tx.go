@@ -189,7 +189,7 @@ func (t *writeTx) Delete(ctx context.Context, kind, key string) error {
 // writeStmts are the statements prepared once on the writer's connection.
 type writeStmts struct {
 	readStmts
-	put, del, change                        *sql.Stmt
+	put, del, change        *sql.Stmt
 	begin, commit, rollback *sql.Stmt
 }
 
