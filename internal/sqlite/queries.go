@@ -15,7 +15,7 @@ const (
 	sqlPut     = "INSERT INTO entities (kind, key, value) VALUES (?, ?, ?) ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value"
 	sqlDelete  = "DELETE FROM entities WHERE kind = ? AND key = ?"
 	sqlChange  = "INSERT INTO changes (seq, time, op, kind, key, value) VALUES (?, ?, ?, ?, ?, ?)"
-	sqlChanges = "SELECT seq, time, op, kind, key, value FROM changes WHERE seq > ? ORDER BY seq LIMIT ?"
+	sqlChanges = "SELECT seq, time, op, kind, key, value FROM changes WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?"
 	sqlMaxSeq  = "SELECT COALESCE(MAX(seq), 0) FROM changes"
 )
 

@@ -40,7 +40,13 @@ func (db *DB) Changes(ctx context.Context, after uint64, limit int) ([]iotdm.Cha
 	if after >= math.MaxInt64 {
 		return nil, nil
 	}
-	rows, err := db.changes.QueryContext(ctx, int64(after), sqlLimit(limit))
+	// Only published changes: the syncer publishes a batch's seq once its
+	// commit is durable, so the feed never runs ahead of durability.
+	upTo := db.seq.Load()
+	if after >= upTo {
+		return nil, nil
+	}
+	rows, err := db.changes.QueryContext(ctx, int64(after), int64(upTo), sqlLimit(limit))
 	if err != nil {
 		return nil, db.closedOr(fmt.Errorf("changes after %d: %w", after, err))
 	}

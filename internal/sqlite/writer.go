@@ -5,34 +5,30 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"runtime"
 	"time"
 
 	"github.com/iotdm/iotdm"
 )
 
-// maxBatch caps how many Updates one commit carries. Under load the writer
-// commits whatever queued while the previous commit was syncing, so the
-// batch size follows the number of concurrent callers up to this cap.
+// maxBatch caps how many Updates one commit carries. Under load a batch
+// takes in every Update that arrives while the previous batch is syncing,
+// so its size follows the load up to this cap.
 const maxBatch = 256
-
-// maxLinger bounds how long the writer waits for callers already inside
-// Update to join a batch; see fill.
-const maxLinger = 200 * time.Microsecond
 
 // errPanicked stands in as the error of an fn that panicked; the panic
 // itself is re-raised in the caller's goroutine.
 var errPanicked = errors.New("sqlite: update fn panicked")
 
 // request is one Update travelling to the writer and back. The writer owns
-// it from the send on the queue until it closes done.
+// it from the send on the queue until it hands it to the syncer, which
+// closes done.
 type request struct {
 	ctx  context.Context
 	fn   func(context.Context, iotdm.Tx) error
 	tx   writeTx
 	done chan struct{}
 
-	// Set by the writer before done is closed.
+	// Set by the writer (or the syncer) before done is closed.
 	err      error
 	panicked bool
 	panicVal any
@@ -41,114 +37,189 @@ type request struct {
 // writer is the state of the one goroutine that writes. It owns the write
 // connection, its prepared statements and the seq counter; nothing else
 // touches them while it runs.
+//
+// Commits are pipelined with their fsync: the writer commits a batch into
+// the WAL (synchronous=NORMAL: no sync at COMMIT) and hands it to the
+// syncer, which syncs the WAL and only then answers the batch's callers,
+// while the writer already runs the next batch. Writes that are committed
+// but not yet synced stay in the writer's unsynced overlay, so later
+// batches read them; the entity cache receives them after the sync.
 type writer struct {
 	db    *DB
 	conn  *sql.Conn
 	st    writeStmts
 	bg    context.Context // statements on conn are never interrupted, see writeTx
 	queue <-chan *request
-	last  uint64 // seq of the last Change written, committed or in the open batch
-	now   int64  // Change.Time of the open batch, Unix nanoseconds
+	syncQ chan<- *syncBatch
+	idle  <-chan struct{} // a token: the syncer has no batch in hand
+	start uint64          // seq before the open batch
+	last  uint64          // seq of the last Change written, committed or in the open batch
+	now   int64           // Change.Time of the open batch, Unix nanoseconds
 
-	// The writes of the open batch, in order, applied to the entity cache
-	// once the batch commits; index finds the last write of an entity.
+	// The writes of the open batch, in order; index finds the last write of
+	// an entity.
 	batch []write
 	index map[entityKey]int
+
+	// Committed writes the syncer has not yet made durable and cached, by
+	// entity (the newest), and in commit order for pruning.
+	unsynced       map[entityKey]unsyncedWrite
+	unsyncedOrder  []unsyncedWrite
+	unsyncedPruned uint64 // seq up to which unsynced was pruned
+}
+
+// unsyncedWrite is a committed write waiting for the WAL sync.
+type unsyncedWrite struct {
+	write
+	seq uint64
 }
 
 // lookup returns an entity's value as the open batch sees it: the batch's
-// own last write of it, else the committed value in the cache.
+// own last write of it, else a committed write still being synced, else
+// the cached value.
 func (w *writer) lookup(k entityKey) ([]byte, bool) {
 	if i, ok := w.index[k]; ok {
 		wr := w.batch[i]
 		return wr.value, wr.op == iotdm.OpPut
 	}
+	if u, ok := w.unsynced[k]; ok {
+		return u.value, u.op == iotdm.OpPut
+	}
 	return w.db.cache.get(k.kind, k.key)
 }
 
-// run commits batches until the queue is closed and drained.
+// pruneUnsynced drops the unsynced writes the syncer has cached by now.
+func (w *writer) pruneUnsynced() {
+	synced := w.db.seq.Load()
+	if synced <= w.unsyncedPruned {
+		return
+	}
+	i := 0
+	for ; i < len(w.unsyncedOrder) && w.unsyncedOrder[i].seq <= synced; i++ {
+		u := w.unsyncedOrder[i]
+		k := entityKey{u.kind, u.key}
+		if cur, ok := w.unsynced[k]; ok && cur.seq <= synced {
+			delete(w.unsynced, k)
+		}
+	}
+	w.unsyncedOrder = append(w.unsyncedOrder[:0], w.unsyncedOrder[i:]...)
+	w.unsyncedPruned = synced
+}
+
+// run executes Updates as they arrive inside an open transaction and
+// commits it whenever the syncer is idle (group commit): while one batch is
+// being synced, the next one grows. When the queue is closed and drained,
+// it commits what is open and closes the sync queue.
 func (w *writer) run() {
-	defer close(w.db.writerDone)
-	batch := make([]*request, 0, maxBatch)
-	for {
-		r, ok := <-w.queue
-		if !ok {
-			return
-		}
-		batch = w.fill(append(batch[:0], r))
-		w.commit(batch)
-		w.db.batches.Add(1)
-		w.db.batched.Add(int64(len(batch)))
-		for i, r := range batch {
-			close(r.done)
-			batch[i] = nil
-		}
-	}
-}
-
-// fill adds queued requests to batch. When fewer requests are queued than
-// callers are inside Update, the missing ones are on their way (typically
-// the callers of the batch just answered, about to send their next Update),
-// so fill yields to let them run, for at most maxLinger: a commit costs a
-// sync whatever its size, and without this the callers split into two
-// batches committing in turn at half the throughput.
-func (w *writer) fill(batch []*request) []*request {
-	var deadline time.Time
-	for len(batch) < maxBatch {
-		select {
-		case r, ok := <-w.queue:
+	defer close(w.syncQ)
+	queue := w.queue
+	var open *syncBatch // the open transaction's batch; nil when none is open
+	for queue != nil || open != nil {
+		if open == nil {
+			r, ok := <-queue
 			if !ok {
-				return batch // the next receive in run sees the close too
+				return
 			}
-			batch = append(batch, r)
+			open = w.begin()
+			w.add(open, r)
 			continue
-		default:
 		}
-		if int64(len(batch)) >= w.db.inflight.Load() {
-			return batch
+		// Take in everything already queued before deciding to commit.
+	drain:
+		for queue != nil && len(open.reqs) < maxBatch {
+			select {
+			case r, ok := <-queue:
+				if !ok {
+					queue = nil
+					break drain
+				}
+				w.add(open, r)
+			default:
+				break drain
+			}
 		}
-		now := time.Now()
-		if deadline.IsZero() {
-			deadline = now.Add(maxLinger)
-		} else if now.After(deadline) {
-			return batch
+		if queue == nil || len(open.reqs) >= maxBatch {
+			<-w.idle
+			w.finish(open)
+			open = nil
+			continue
 		}
-		runtime.Gosched()
+		select {
+		case <-w.idle:
+			w.finish(open)
+			open = nil
+		case r, ok := <-queue:
+			if !ok {
+				queue = nil
+				continue
+			}
+			w.add(open, r)
+		}
 	}
-	return batch
 }
 
-// commit runs batch in one transaction and sets every request's outcome.
-func (w *writer) commit(batch []*request) {
-	start := w.last
+// begin opens a write transaction for a new batch.
+func (w *writer) begin() *syncBatch {
+	w.pruneUnsynced()
+	w.start = w.last
 	w.now = time.Now().UnixNano()
-	w.batch = w.batch[:0]
+	w.batch = make([]write, 0, 16)
 	clear(w.index)
+	b := &syncBatch{reqs: make([]*request, 0, 16)}
+	if err := w.db.broken(); err != nil {
+		b.err = err
+		return b
+	}
 	if _, err := w.st.begin.ExecContext(w.bg); err != nil {
-		err = fmt.Errorf("sqlite: begin: %w", err)
-		w.db.logger.Error("sqlite: cannot begin write transaction", "err", err, "updates", len(batch))
-		for _, r := range batch {
-			r.err = err
-		}
-		return
+		b.err = fmt.Errorf("sqlite: begin: %w", err)
+		w.db.logger.Error("sqlite: cannot begin write transaction", "err", b.err)
 	}
-	for _, r := range batch {
-		if err := r.ctx.Err(); err != nil {
-			r.err = err
-			continue
-		}
+	return b
+}
+
+// add runs one Update inside the open transaction of b.
+func (w *writer) add(b *syncBatch, r *request) {
+	b.reqs = append(b.reqs, r)
+	switch {
+	case b.err != nil:
+		r.err = b.err
+	case r.ctx.Err() != nil:
+		r.err = r.ctx.Err()
+	default:
 		if err := w.runOne(r); err != nil {
-			w.abort(batch, start, err)
-			return
+			w.abort(b, err)
 		}
 	}
-	if _, err := w.st.commit.ExecContext(w.bg); err != nil {
-		w.abort(batch, start, fmt.Errorf("commit: %w", err))
-		return
+}
+
+// finish commits b's transaction, if it is still good, and hands b to the
+// syncer, which answers its callers once the commit is durable.
+func (w *writer) finish(b *syncBatch) {
+	if b.err == nil {
+		if _, err := w.st.commit.ExecContext(w.bg); err != nil {
+			w.abort(b, fmt.Errorf("commit: %w", err))
+		} else {
+			b.writes, b.last = w.batch, w.last
+			w.keepUnsynced()
+		}
 	}
-	w.db.cache.apply(w.batch)
-	if w.last != start {
-		w.db.publish(w.last)
+	w.db.batches.Add(1)
+	w.db.batched.Add(int64(len(b.reqs)))
+	w.syncQ <- b
+}
+
+// keepUnsynced moves the committed batch's writes to the unsynced overlay,
+// where later batches read them until the syncer has cached them.
+func (w *writer) keepUnsynced() {
+	if w.unsynced == nil {
+		w.unsynced = make(map[entityKey]unsyncedWrite, maxBatch)
+	}
+	seq := w.start
+	for _, wr := range w.batch {
+		seq++
+		u := unsyncedWrite{write: wr, seq: seq}
+		w.unsynced[entityKey{wr.kind, wr.key}] = u
+		w.unsyncedOrder = append(w.unsyncedOrder, u)
 	}
 }
 
@@ -209,19 +280,20 @@ func (w *writer) call(r *request) (err error) {
 	return r.fn(r.ctx, &r.tx)
 }
 
-// abort rolls the whole batch back after cause and fails every request that
-// had not failed on its own.
-func (w *writer) abort(batch []*request, start uint64, cause error) {
+// abort rolls the open transaction back after cause: every Update of b
+// that had not failed on its own fails, and so do those added to b later.
+func (w *writer) abort(b *syncBatch, cause error) {
 	if _, err := w.st.rollback.ExecContext(w.bg); err != nil {
 		// SQLite may have rolled back already, leaving nothing to roll back.
 		w.db.logger.Debug("sqlite: rollback after failed batch", "err", err)
 	}
-	w.last = start
-	w.batch = w.batch[:0]
+	w.last = w.start
+	w.batch = nil
 	clear(w.index)
 	err := fmt.Errorf("sqlite: write batch rolled back: %w", cause)
-	w.db.logger.Error("sqlite: write batch failed", "err", err, "updates", len(batch))
-	for _, r := range batch {
+	w.db.logger.Error("sqlite: write batch failed", "err", err, "updates", len(b.reqs))
+	b.err = err
+	for _, r := range b.reqs {
 		if r.err == nil {
 			r.err = err
 		}

@@ -250,3 +250,42 @@ func testViewIsolated(t *testing.T, s suite) {
 	}
 	wantValue(t, st, kindA, "a", jsonf("2"))
 }
+
+// testConcurrentReadModifyWrite has many goroutines increment one counter
+// through Get and Put inside Update: every increment must see the one
+// committed before it, however the store batches, pipelines or caches.
+func testConcurrentReadModifyWrite(t *testing.T, s suite) {
+	st, _ := s.store(t)
+	const workers, each = 16, 40
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				err := st.Update(t.Context(), func(ctx context.Context, tx iotdm.Tx) error {
+					n := 0
+					if v, ok, err := tx.Get(ctx, kindA, "counter"); err != nil {
+						return err
+					} else if ok {
+						if _, err := fmt.Sscan(string(v), &n); err != nil {
+							return err
+						}
+					}
+					return tx.Put(ctx, kindA, "counter", []byte(fmt.Sprint(n+1)))
+				})
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("Update: %v", err)
+	}
+	wantValue(t, st, kindA, "counter", []byte(fmt.Sprint(workers*each)))
+}

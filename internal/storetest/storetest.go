@@ -49,6 +49,7 @@ func Run(t *testing.T, open Opener) {
 		{"UpdateCanceledContext", testUpdateCanceledContext},
 		{"ConcurrentUpdatesGapFree", testConcurrentUpdates},
 		{"ConcurrentFailureIsolated", testConcurrentFailureIsolated},
+		{"ConcurrentReadModifyWrite", testConcurrentReadModifyWrite},
 		{"ViewSnapshotConsistent", testViewSnapshot},
 		{"ViewSnapshotIsolatedFromCommits", testViewIsolated},
 		{"ChangesPaging", testChangesPaging},
