@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // SQL run on the hot paths. Each is prepared once: the read statements on the
@@ -12,9 +13,6 @@ import (
 // again, with the write statements, on the writer's connection.
 const (
 	sqlGet     = "SELECT value FROM entities WHERE kind = ? AND key = ?"
-	sqlPut     = "INSERT INTO entities (kind, key, value) VALUES (?, ?, ?) ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value"
-	sqlDelete  = "DELETE FROM entities WHERE kind = ? AND key = ?"
-	sqlChange  = "INSERT INTO changes (seq, time, op, kind, key, value) VALUES (?, ?, ?, ?, ?, ?)"
 	sqlChanges = "SELECT seq, time, op, kind, key, value FROM changes WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?"
 	sqlMaxSeq  = "SELECT COALESCE(MAX(seq), 0) FROM changes"
 )
@@ -124,4 +122,47 @@ func sqlLimit(limit int) int64 {
 		return -1
 	}
 	return int64(limit)
+}
+
+// stmtShape is a multi-row statement of the writer's flush.
+type stmtShape int
+
+const (
+	stmtChanges stmtShape = iota // INSERT INTO changes, 6 values a row
+	stmtPuts                     // upsert INTO entities, 3 values a row
+	stmtDeletes                  // DELETE FROM entities, 2 values a row
+)
+
+// stmtKey names one prepared multi-row statement: its shape and row count.
+type stmtKey struct {
+	shape stmtShape
+	rows  int
+}
+
+// sql returns the statement of shape for n rows.
+func (s stmtShape) sql(n int) string {
+	var b strings.Builder
+	switch s {
+	case stmtChanges:
+		b.WriteString("INSERT INTO changes (seq, time, op, kind, key, value) VALUES ")
+		repeatRow(&b, "(?, ?, ?, ?, ?, ?)", n)
+	case stmtPuts:
+		b.WriteString("INSERT INTO entities (kind, key, value) VALUES ")
+		repeatRow(&b, "(?, ?, ?)", n)
+		b.WriteString(" ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value")
+	case stmtDeletes:
+		b.WriteString("DELETE FROM entities WHERE (kind, key) IN (VALUES ")
+		repeatRow(&b, "(?, ?)", n)
+		b.WriteString(")")
+	}
+	return b.String()
+}
+
+func repeatRow(b *strings.Builder, row string, n int) {
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 
@@ -19,17 +20,19 @@ type write struct {
 	kind  string
 	key   string
 	value []byte // nil on delete
+	seq   uint64 // its Change's seq, once the writer has taken it into a batch
 }
 
 // writeTx is the iotdm.Tx given to an Update's fn. It runs on the writer
 // goroutine and is not safe for concurrent use.
 //
-// fn's writes are buffered in the Tx and reach SQLite only when fn returns
-// nil, so a failing fn leaves nothing to roll back and needs no savepoint.
-// Reads see fn's own writes first, then those of earlier fns of the batch
-// (already in SQLite, and in the writer's batch index for Gets), then the
-// committed state: Gets answer from the entity cache, Scans from SQLite
-// merged with fn's buffered writes.
+// fn's writes are buffered in the Tx and join the batch only when fn
+// returns nil, so a failing fn leaves nothing to roll back and needs no
+// savepoint; the batch reaches SQLite in a few multi-row statements when it
+// commits. Reads see fn's own writes first, then those of earlier fns of the
+// batch, then the committed state: Gets answer from memory (the writer's
+// overlays and the entity cache), Scans from SQLite merged with the writes
+// not yet in it.
 //
 // Statements run with a context that is never cancelled: interrupting a
 // statement inside a transaction makes SQLite roll back the whole
@@ -146,12 +149,21 @@ func (t *writeTx) Scan(ctx context.Context, kind, prefix, after string, limit in
 	return nil
 }
 
-// pendingIn returns fn's latest buffered write of each entity of kind in
-// the scan range, sorted by key.
+// pendingIn returns the latest write not yet in SQLite of each entity of
+// kind in the scan range, sorted by key: fn's own, else an earlier fn's of
+// the open batch (the batch reaches SQLite when it commits).
 func (t *writeTx) pendingIn(kind, prefix, after string) []write {
+	in := func(k entityKey) bool {
+		return k.kind == kind && strings.HasPrefix(k.key, prefix) && k.key > after
+	}
 	var out []write
+	for k, i := range t.w.index {
+		if _, mine := t.index[k]; !mine && in(k) {
+			out = append(out, t.w.batch[i])
+		}
+	}
 	for k, i := range t.index {
-		if k.kind == kind && strings.HasPrefix(k.key, prefix) && k.key > after {
+		if in(k) {
 			out = append(out, t.writes[i])
 		}
 	}
@@ -189,16 +201,13 @@ func (t *writeTx) Delete(ctx context.Context, kind, key string) error {
 // writeStmts are the statements prepared once on the writer's connection.
 type writeStmts struct {
 	readStmts
-	put, del, change        *sql.Stmt
 	begin, commit, rollback *sql.Stmt
+	multi                   map[stmtKey]*sql.Stmt // flush's statements, prepared on first use
 }
 
 func (s *writeStmts) prepare(ctx context.Context, p preparer) error {
 	var err error
 	s.readStmts.prepare(ctx, p, &err)
-	prepare(ctx, p, &s.put, sqlPut, &err)
-	prepare(ctx, p, &s.del, sqlDelete, &err)
-	prepare(ctx, p, &s.change, sqlChange, &err)
 	prepare(ctx, p, &s.begin, "BEGIN IMMEDIATE", &err)
 	prepare(ctx, p, &s.commit, "COMMIT", &err)
 	prepare(ctx, p, &s.rollback, "ROLLBACK", &err)
@@ -207,7 +216,6 @@ func (s *writeStmts) prepare(ctx context.Context, p preparer) error {
 
 func (s *writeStmts) close() error {
 	return errors.Join(s.readStmts.close(), closeStmts(
-		s.put, s.del, s.change,
 		s.begin, s.commit, s.rollback,
-	))
+	), closeStmts(slices.Collect(maps.Values(s.multi))...))
 }

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"iter"
+	"slices"
 	"time"
 
 	"github.com/iotdm/iotdm"
@@ -196,7 +198,9 @@ func (w *writer) add(b *syncBatch, r *request) {
 // syncer, which answers its callers once the commit is durable.
 func (w *writer) finish(b *syncBatch) {
 	if b.err == nil {
-		if _, err := w.st.commit.ExecContext(w.bg); err != nil {
+		if err := w.flush(); err != nil {
+			w.abort(b, err)
+		} else if _, err := w.st.commit.ExecContext(w.bg); err != nil {
 			w.abort(b, fmt.Errorf("commit: %w", err))
 		} else {
 			b.writes, b.last = w.batch, w.last
@@ -214,18 +218,17 @@ func (w *writer) keepUnsynced() {
 	if w.unsynced == nil {
 		w.unsynced = make(map[entityKey]unsyncedWrite, maxBatch)
 	}
-	seq := w.start
 	for _, wr := range w.batch {
-		seq++
-		u := unsyncedWrite{write: wr, seq: seq}
+		u := unsyncedWrite{write: wr, seq: wr.seq}
 		w.unsynced[entityKey{wr.kind, wr.key}] = u
 		w.unsyncedOrder = append(w.unsyncedOrder, u)
 	}
 }
 
-// runOne runs r's fn and, if it succeeds, writes what it buffered. It
-// returns an error only when the transaction itself is in doubt and the
-// whole batch must go; fn's own failure is r's alone and touched nothing.
+// runOne runs r's fn and, if it succeeds, takes what it buffered into the
+// batch. It returns an error only when the transaction itself is in doubt
+// and the whole batch must go; fn's own failure is r's alone and touched
+// nothing.
 func (w *writer) runOne(r *request) error {
 	r.tx = writeTx{w: w, active: true}
 	err := w.call(r)
@@ -238,34 +241,21 @@ func (w *writer) runOne(r *request) error {
 		return nil
 	}
 	for _, wr := range r.tx.writes {
-		if err := w.apply(wr); err != nil {
-			r.err = err
-			return err
-		}
+		w.apply(wr)
 	}
 	return nil
 }
 
-// apply writes one buffered write and its Change into the open transaction.
-func (w *writer) apply(wr write) error {
-	var err error
-	if wr.op == iotdm.OpDelete {
-		_, err = w.st.del.ExecContext(w.bg, wr.kind, wr.key)
-	} else {
-		_, err = w.st.put.ExecContext(w.bg, wr.kind, wr.key, wr.value)
-	}
-	if err != nil {
-		return fmt.Errorf("%s %s/%s: %w", wr.op, wr.kind, wr.key, err)
-	}
-	if err := w.record(wr.op, wr.kind, wr.key, wr.value); err != nil {
-		return fmt.Errorf("%s %s/%s: %w", wr.op, wr.kind, wr.key, err)
-	}
+// apply takes one buffered write of a successful fn into the batch and
+// gives it the next seq; flush writes the batch to SQLite.
+func (w *writer) apply(wr write) {
+	w.last++
+	wr.seq = w.last
 	if w.index == nil {
 		w.index = make(map[entityKey]int, maxBatch)
 	}
 	w.index[entityKey{wr.kind, wr.key}] = len(w.batch)
 	w.batch = append(w.batch, wr)
-	return nil
 }
 
 // call runs r's fn, turning a panic into errPanicked and keeping its value
@@ -300,12 +290,79 @@ func (w *writer) abort(b *syncBatch, cause error) {
 	}
 }
 
-// record appends the Change for a write of the current fn.
-func (w *writer) record(op iotdm.Op, kind, key string, value []byte) error {
-	seq := w.last + 1
-	if _, err := w.st.change.ExecContext(w.bg, int64(seq), w.now, string(op), kind, key, value); err != nil {
-		return fmt.Errorf("record change %d: %w", seq, err)
+// rowsPerStatement is how many rows one multi-row statement of flush
+// carries at most.
+const rowsPerStatement = 32
+
+// flush writes the open batch into the transaction: its Changes, in order,
+// and the final state of every entity it touched.
+func (w *writer) flush() error {
+	if len(w.batch) == 0 {
+		return nil
 	}
-	w.last = seq
+	for rows := range slices.Chunk(w.batch, rowsPerStatement) {
+		args := make([]any, 0, 6*len(rows))
+		for _, wr := range rows {
+			args = append(args, int64(wr.seq), w.now, string(wr.op), wr.kind, wr.key, wr.value)
+		}
+		if err := w.exec(stmtChanges, len(rows), args); err != nil {
+			return fmt.Errorf("record changes: %w", err)
+		}
+	}
+	var puts, dels []any
+	nPuts, nDels := 0, 0
+	for k, i := range w.index {
+		wr := w.batch[i]
+		if wr.op == iotdm.OpDelete {
+			dels = append(dels, k.kind, k.key)
+			nDels++
+		} else {
+			puts = append(puts, k.kind, k.key, wr.value)
+			nPuts++
+		}
+	}
+	for n, args := range chunkRows(puts, nPuts, 3) {
+		if err := w.exec(stmtPuts, n, args); err != nil {
+			return fmt.Errorf("put entities: %w", err)
+		}
+	}
+	for n, args := range chunkRows(dels, nDels, 2) {
+		if err := w.exec(stmtDeletes, n, args); err != nil {
+			return fmt.Errorf("delete entities: %w", err)
+		}
+	}
 	return nil
+}
+
+// chunkRows yields the rows of args (width values each) in chunks of at most
+// rowsPerStatement rows, with each chunk's row count.
+func chunkRows(args []any, rows, width int) iter.Seq2[int, []any] {
+	return func(yield func(int, []any) bool) {
+		for start := 0; start < rows; start += rowsPerStatement {
+			n := min(rowsPerStatement, rows-start)
+			if !yield(n, args[start*width:(start+n)*width]) {
+				return
+			}
+		}
+	}
+}
+
+// exec runs the multi-row statement of shape for n rows, preparing it on
+// first use.
+func (w *writer) exec(shape stmtShape, n int, args []any) error {
+	key := stmtKey{shape, n}
+	st, ok := w.st.multi[key]
+	if !ok {
+		var err error
+		st, err = w.conn.PrepareContext(w.bg, shape.sql(n))
+		if err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+		if w.st.multi == nil {
+			w.st.multi = map[stmtKey]*sql.Stmt{}
+		}
+		w.st.multi[key] = st
+	}
+	_, err := st.ExecContext(w.bg, args...)
+	return err
 }

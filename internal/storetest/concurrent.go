@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -288,4 +289,53 @@ func testConcurrentReadModifyWrite(t *testing.T, s suite) {
 		t.Fatalf("Update: %v", err)
 	}
 	wantValue(t, st, kindA, "counter", []byte(fmt.Sprint(workers*each)))
+}
+
+// testConcurrentScansSerialize has concurrent Updates each count the
+// entities of a kind with Scan and then add one: Updates run one after
+// another, so the counts seen must be exactly 0, 1, ..., n-1, whatever the
+// store batches together.
+func testConcurrentScansSerialize(t *testing.T, s suite) {
+	st, _ := s.store(t)
+	const workers, each = 16, 30
+	var (
+		mu   sync.Mutex
+		seen []int
+		wg   sync.WaitGroup
+	)
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				var n int
+				err := st.Update(t.Context(), func(ctx context.Context, tx iotdm.Tx) error {
+					n = 0
+					if err := tx.Scan(ctx, kindB, "", "", 0, func(string, []byte) error { n++; return nil }); err != nil {
+						return err
+					}
+					return tx.Put(ctx, kindB, fmt.Sprintf("w%02d-%03d", w, i), []byte(`{}`))
+				})
+				if err != nil {
+					errs <- err
+					return
+				}
+				mu.Lock()
+				seen = append(seen, n)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("Update: %v", err)
+	}
+	slices.Sort(seen)
+	for i, n := range seen {
+		if n != i {
+			t.Fatalf("the %dth Update saw %d entities, want %d: Updates did not serialize", i, n, i)
+		}
+	}
 }

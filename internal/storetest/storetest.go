@@ -50,6 +50,7 @@ func Run(t *testing.T, open Opener) {
 		{"ConcurrentUpdatesGapFree", testConcurrentUpdates},
 		{"ConcurrentFailureIsolated", testConcurrentFailureIsolated},
 		{"ConcurrentReadModifyWrite", testConcurrentReadModifyWrite},
+		{"ConcurrentScansSerialize", testConcurrentScansSerialize},
 		{"ViewSnapshotConsistent", testViewSnapshot},
 		{"ViewSnapshotIsolatedFromCommits", testViewIsolated},
 		{"ChangesPaging", testChangesPaging},
