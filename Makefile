@@ -25,6 +25,7 @@ e2e:
 # Short fuzzing runs of every parser's fuzz target.
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseAuthorization -fuzztime 20s ./internal/awsapi/
+	$(GO) test -run '^$$' -fuzz FuzzParseConfigFile -fuzztime 20s ./cmd/iotdm/
 
 # Side-by-side load test: iotdm, moto and a trivial ceiling server.
 bench:

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -48,4 +50,35 @@ func TestParseConfigFileLines(t *testing.T) {
 	if diff := cmp.Diff(want, entries, cmp.AllowUnexported(confEntry{})); diff != "" {
 		t.Errorf("parseConfigFile mismatch (-want +got):\n%s", diff)
 	}
+}
+
+// FuzzParseConfigFile holds the config file parser to its contract on any
+// input: it never panics, every entry is either a key with a value or a
+// problem that names the file and line, and lines come in order.
+func FuzzParseConfigFile(f *testing.F) {
+	for _, seed := range []string{
+		"", "# comment\n", "region = eu-west-1\n", `data-dir = "a \"quoted\" dir"`, "http-addr = 'x'  # c\n",
+		"=\n", "key\n", "k = \"unterminated\n", "k = 'a' trailing\n", "\uFEFFk = v\r\n", "k = \"\\u00e9\"\n",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		entries := parseConfigFile("f.conf", data)
+		last := 0
+		for _, e := range entries {
+			if e.line <= last {
+				t.Fatalf("entries out of line order: %d after %d", e.line, last)
+			}
+			last = e.line
+			if e.problem != "" {
+				if !strings.HasPrefix(e.problem, fmt.Sprintf("f.conf:%d: ", e.line)) {
+					t.Fatalf("problem %q does not name f.conf:%d", e.problem, e.line)
+				}
+				continue
+			}
+			if e.key == "" {
+				t.Fatalf("entry on line %d has no key and no problem", e.line)
+			}
+		}
+	})
 }
