@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -76,24 +77,43 @@ func (rec *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rec.errs = append(rec.errs, err)
 	}
 	rec.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	if rec.status/100 != 2 {
+		w.Header().Set("X-Amzn-ErrorType", "ResourceNotFoundException")
+		w.WriteHeader(rec.status)
+		io.WriteString(w, `{"message":"no such thing"}`)
+		return
+	}
 	w.WriteHeader(rec.status)
 	io.WriteString(w, `{"ok":true}`)
 }
 
-func newTestClient(t *testing.T, status int) (*Client, *recorder) {
+func newTestClient(t *testing.T, kind Kind, status int) (Client, *recorder) {
 	t.Helper()
 	rec := &recorder{paths: map[string]int{}, status: status}
 	srv := httptest.NewServer(rec)
 	t.Cleanup(srv.Close)
-	c, err := NewClient(ClientConfig{BaseURL: srv.URL, AccessKeyID: testKey, SecretKey: testSecret, MaxConns: 4})
+	c, err := NewClient(kind, ClientConfig{BaseURL: srv.URL, AccessKeyID: testKey, SecretKey: testSecret, MaxConns: 4})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if c.Kind() != kind {
+		t.Fatalf("NewClient(%s) made a %s client", kind, c.Kind())
 	}
 	return c, rec
 }
 
-func TestSetupAndOpsAreSignedAndCounted(t *testing.T) {
-	c, rec := newTestClient(t, http.StatusOK)
+// forEachKind runs f as a subtest for every client kind.
+func forEachKind(t *testing.T, f func(t *testing.T, kind Kind)) {
+	for _, kind := range Kinds() {
+		t.Run(string(kind), func(t *testing.T) { f(t, kind) })
+	}
+}
+
+func TestSetupAndOpsAreSignedAndCounted(t *testing.T) { forEachKind(t, testSetupAndOps) }
+
+func testSetupAndOps(t *testing.T, kind Kind) {
+	c, rec := newTestClient(t, kind, http.StatusOK)
 	ctx := context.Background()
 	fx, err := Setup(ctx, c, SetupConfig{Prefix: "s", Things: 50, Groups: 3, Clients: 4})
 	if err != nil {
@@ -137,25 +157,121 @@ func TestSetupAndOpsAreSignedAndCounted(t *testing.T) {
 }
 
 func TestRunCountsNon2xxSeparately(t *testing.T) {
-	c, _ := newTestClient(t, http.StatusNotFound)
-	res, err := Run(context.Background(), c, ListThings(), RunConfig{Clients: 2, Count: 10})
+	forEachKind(t, func(t *testing.T, kind Kind) {
+		c, _ := newTestClient(t, kind, http.StatusNotFound)
+		res, err := Run(context.Background(), c, DescribeThing([]string{"x"}), RunConfig{Clients: 2, Count: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.OK != 0 || res.Non2xx[404] != 10 || res.Errors != 0 || res.FailRate() != 1 || len(res.Samples) == 0 {
+			t.Fatalf("got %s", res)
+		}
+		want := map[Kind]string{KindRaw: `HTTP 404: {"message":"no such thing"}`, KindSDK: "HTTP 404: ResourceNotFoundException: no such thing"}[kind]
+		if res.Samples[0] != want {
+			t.Errorf("sample %q, want %q", res.Samples[0], want)
+		}
+	})
+}
+
+func TestSDKCountsUndecodable2xxAsError(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"thingName": [`)
+	}))
+	t.Cleanup(srv.Close)
+	c, err := NewSDKClient(ClientConfig{BaseURL: srv.URL, AccessKeyID: testKey, SecretKey: testSecret})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.OK != 0 || res.Non2xx[404] != 10 || res.FailRate() != 1 || len(res.Samples) == 0 {
+	res, err := Run(context.Background(), c, DescribeThing([]string{"x"}), RunConfig{Clients: 1, Count: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.OK != 0 || res.Errors != 3 || !strings.Contains(res.Samples[0], "HTTP 200") {
+		t.Fatalf("got %s; samples %q", res, res.Samples)
+	}
+}
+
+func TestSDKCountsUnreachableServerAsError(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL
+	srv.Close() // nothing listens there now
+	c, err := NewSDKClient(ClientConfig{BaseURL: url, AccessKeyID: testKey, SecretKey: testSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(context.Background(), c, ListThings(), RunConfig{Clients: 1, Count: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.OK != 0 || res.Errors != 2 || len(res.Non2xx) != 0 {
 		t.Fatalf("got %s", res)
 	}
 }
 
 func TestRunIsBoundedInTime(t *testing.T) {
-	c, _ := newTestClient(t, http.StatusOK)
-	start := time.Now()
-	res, err := Run(context.Background(), c, ListThings(), RunConfig{Clients: 2, Duration: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
+	forEachKind(t, func(t *testing.T, kind Kind) {
+		c, _ := newTestClient(t, kind, http.StatusOK)
+		start := time.Now()
+		res, err := Run(context.Background(), c, ListThings(), RunConfig{Clients: 2, Duration: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d > 2*time.Second || res.OK == 0 {
+			t.Fatalf("took %s, %s", d, res)
+		}
+	})
+}
+
+func TestLoopsShareKeepAliveConnections(t *testing.T) {
+	forEachKind(t, func(t *testing.T, kind Kind) {
+		var mu sync.Mutex
+		conns := 0
+		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"things":[],"thingName":"t"}`)
+		}))
+		srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+			if st == http.StateNew {
+				mu.Lock()
+				conns++
+				mu.Unlock()
+			}
+		}
+		srv.Start()
+		t.Cleanup(srv.Close)
+		c, err := NewClient(kind, ClientConfig{BaseURL: srv.URL, AccessKeyID: testKey, SecretKey: testSecret, MaxConns: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, op := range []Op{ListThings(), DescribeThing([]string{"t"}), CreateThing("k")} {
+			res, err := Run(context.Background(), c, op, RunConfig{Clients: 4, Count: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.OK != 100 {
+				t.Fatalf("%s", res)
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		// Ideally 4; a connection goes back to the pool a moment after its
+		// answer's body is read, so a loop may dial again now and then.
+		if conns > 12 {
+			t.Errorf("4 loops opened %d connections for 300 calls", conns)
+		}
+	})
+}
+
+func TestParseKind(t *testing.T) {
+	for _, k := range Kinds() {
+		if got, err := ParseKind(string(k)); got != k || err != nil {
+			t.Errorf("ParseKind(%q) = %q, %v", k, got, err)
+		}
 	}
-	if d := time.Since(start); d > 2*time.Second || res.OK == 0 {
-		t.Fatalf("took %s, %s", d, res)
+	if _, err := ParseKind("cli"); err == nil {
+		t.Error("ParseKind accepted cli")
 	}
 }
 
@@ -175,7 +291,11 @@ func TestAddThingToThingGroupWalksEveryPair(t *testing.T) {
 	op := AddThingToThingGroup([]string{"a", "b"}, []string{"g", "h"})
 	var got []string
 	for range 5 {
-		got = append(got, string(op.Next(nil).Body))
+		r, err := op.Next(nil).Request()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, string(r.Body))
 	}
 	want := []string{
 		`{"thingGroupName":"g","thingName":"a"}`, `{"thingGroupName":"g","thingName":"b"}`,

@@ -17,7 +17,7 @@ type Result struct {
 	Elapsed   time.Duration
 	OK        int64
 	Non2xx    map[int]int64 // status code -> count
-	Errors    int64         // requests that got no HTTP answer
+	Errors    int64         // requests that got no usable answer (see Caller.Do)
 	Samples   []string      // a few failure descriptions, for diagnosis
 	Latencies []time.Duration
 }
@@ -116,7 +116,7 @@ func (r *Result) FailureSummary() string {
 		parts = append(parts, fmt.Sprintf("HTTP %d ×%d", code, r.Non2xx[code]))
 	}
 	if r.Errors > 0 {
-		parts = append(parts, fmt.Sprintf("%d transport errors", r.Errors))
+		parts = append(parts, fmt.Sprintf("%d errors without a usable answer", r.Errors))
 	}
 	if len(parts) == 0 {
 		return "none"

@@ -21,9 +21,10 @@ type RunConfig struct {
 // maxSamples bounds the failure descriptions kept per run.
 const maxSamples = 5
 
-// Run sends op's requests from cfg.Clients concurrent loops until the run's
-// bound is reached or ctx is cancelled, and returns what happened.
-func Run(ctx context.Context, c *Client, op Op, cfg RunConfig) (*Result, error) {
+// Run makes op's calls through c from cfg.Clients concurrent loops, each with
+// its own c.NewLoop(), until the run's bound is reached or ctx is cancelled,
+// and returns what happened.
+func Run(ctx context.Context, c Client, op Op, cfg RunConfig) (*Result, error) {
 	if cfg.Duration <= 0 && cfg.Count <= 0 {
 		return nil, errors.New("run: need a duration or a count")
 	}
@@ -53,9 +54,10 @@ func Run(ctx context.Context, c *Client, op Op, cfg RunConfig) (*Result, error) 
 		part := newResult(op.Name, 1)
 		parts[i] = part
 		rng := rand.New(rand.NewPCG(uint64(start.UnixNano()), uint64(i)))
+		loop := c.NewLoop()
 		wg.Go(func() {
 			for more() {
-				resp, err := c.Do(ctx, op.Next(rng))
+				resp, err := loop.Do(ctx, op.Next(rng))
 				part.record(resp, err)
 			}
 		})
@@ -63,7 +65,7 @@ func Run(ctx context.Context, c *Client, op Op, cfg RunConfig) (*Result, error) 
 	wg.Wait()
 	elapsed := time.Since(start)
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("run %s against %s: %w", op.Name, c.BaseURL(), err)
+		return nil, fmt.Errorf("run %s against %s (%s client): %w", op.Name, c.BaseURL(), c.Kind(), err)
 	}
 	res := mergeResults(op.Name, parts)
 	res.Clients = clients

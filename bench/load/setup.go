@@ -24,12 +24,13 @@ type Fixture struct {
 
 // Setup creates cfg.Groups thing groups and registers cfg.Things things on
 // the server behind c. Every request must succeed.
-func Setup(ctx context.Context, c *Client, cfg SetupConfig) (*Fixture, error) {
+func Setup(ctx context.Context, c Client, cfg SetupConfig) (*Fixture, error) {
 	start := time.Now()
 	fx := &Fixture{}
+	loop := c.NewLoop()
 	for i := range cfg.Groups {
 		name := GroupName(cfg.Prefix, i)
-		resp, err := c.Do(ctx, CreateThingGroup(name))
+		resp, err := loop.Do(ctx, CreateThingGroup(name))
 		if err != nil {
 			return nil, fmt.Errorf("setup: create thing group: %w", err)
 		}

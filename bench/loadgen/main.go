@@ -2,11 +2,13 @@
 // server from N concurrent clients and reports ops/s and exact p50/p99
 // latencies per operation.
 //
-//	loadgen -url http://127.0.0.1:8080 -ops all -clients 16 -duration 5s
+//	loadgen -url http://127.0.0.1:8080 -ops all -clients 16 -duration 5s -client raw
 //
-// It first registers -groups thing groups and -things things (the setup
-// phase) that DescribeThing and AddThingToThingGroup use; -setup=false with
-// the -prefix of an earlier run reuses that run's things instead.
+// -client picks how the calls are sent: raw (HTTP requests signed by hand)
+// or sdk (the AWS SDK for Go v2 IoT client). It first registers -groups thing
+// groups and -things things (the setup phase, always with the raw client)
+// that DescribeThing and AddThingToThingGroup use; -setup=false with the
+// -prefix of an earlier run reuses that run's things instead.
 package main
 
 import (
@@ -26,6 +28,7 @@ import (
 
 type options struct {
 	url, ops, prefix, region, accessKey, secretKey string
+	client                                         string
 	clients, things, groups                        int
 	duration                                       time.Duration
 	count                                          int64
@@ -36,6 +39,7 @@ type options struct {
 func main() {
 	var o options
 	flag.StringVar(&o.url, "url", "", "base URL of the server, e.g. http://127.0.0.1:8080 (required)")
+	flag.StringVar(&o.client, "client", "raw", "client kind: raw (requests signed by hand) or sdk (the AWS SDK for Go v2 IoT client)")
 	flag.StringVar(&o.ops, "ops", "all", "comma-separated operations: "+strings.Join(load.AllOps(), ",")+" or all")
 	flag.IntVar(&o.clients, "clients", 16, "concurrent clients")
 	flag.DurationVar(&o.duration, "duration", 5*time.Second, "length of each operation's run (0: only -count bounds it)")
@@ -69,6 +73,10 @@ func run(ctx context.Context, o options) error {
 	if o.url == "" {
 		return errors.New("-url is required")
 	}
+	kind, err := load.ParseKind(o.client)
+	if err != nil {
+		return fmt.Errorf("-client: %w", err)
+	}
 	ops := load.AllOps()
 	if o.ops != "all" {
 		ops = strings.Split(o.ops, ",")
@@ -77,19 +85,26 @@ func run(ctx context.Context, o options) error {
 	if prefix == "" {
 		prefix = "lg" + strconv.FormatInt(time.Now().UnixNano()/1e6, 36)
 	}
-	c, err := load.NewClient(load.ClientConfig{BaseURL: o.url, AccessKeyID: o.accessKey, SecretKey: o.secretKey, Region: o.region, MaxConns: o.clients})
+	cc := load.ClientConfig{BaseURL: o.url, AccessKeyID: o.accessKey, SecretKey: o.secretKey, Region: o.region, MaxConns: o.clients}
+	c, err := load.NewClient(kind, cc)
 	if err != nil {
 		return err
 	}
 	fx := load.Existing(prefix, o.things, o.groups)
 	if o.setup {
-		fmt.Printf("setup: %d groups, %d things under prefix %s ...\n", o.groups, o.things, prefix)
-		fx, err = load.Setup(ctx, c, load.SetupConfig{Prefix: prefix, Things: o.things, Groups: o.groups, Clients: o.clients})
+		raw, err := load.NewRawClient(cc)
 		if err != nil {
 			return err
 		}
+		fmt.Printf("setup: %d groups, %d things under prefix %s ...\n", o.groups, o.things, prefix)
+		fx, err = load.Setup(ctx, raw, load.SetupConfig{Prefix: prefix, Things: o.things, Groups: o.groups, Clients: o.clients})
+		if err != nil {
+			return err
+		}
+		raw.CloseIdle()
 		fmt.Printf("setup: done in %s\n", fx.Took.Round(time.Millisecond))
 	}
+	fmt.Printf("client: %s (-client %s)\n", kind.Label(), kind)
 	var failed []string
 	for _, name := range ops {
 		op, err := load.NewOp(name, fx, prefix+"-create")

@@ -2,9 +2,10 @@
 // one invocation: it builds iotdm and the ceiling, starts the three servers on
 // free loopback ports, registers the setup things on each, then measures
 // every operation against every server in turn, for -rounds rounds, and
-// prints a markdown table of medians with the project's targets.
+// prints a markdown table of medians with the project's targets, once per
+// client kind: the raw signed HTTP client and the AWS SDK for Go v2 client.
 //
-//	go run ./bench/run -servers ceiling,iotdm,moto -duration 5s -rounds 3 -out bench/out.md
+//	go run ./bench/run -servers ceiling,iotdm,moto -client raw,sdk -duration 5s -rounds 3 -out bench/out.md
 //
 // Every child process is stopped on exit, including on Ctrl-C.
 package main
@@ -27,6 +28,7 @@ import (
 // config is the parsed command line.
 type config struct {
 	servers, ops                    []string
+	kinds                           []load.Kind
 	clients, rounds, things, groups int
 	motoThings                      int
 	duration, warmup, readyTimeout  time.Duration
@@ -40,6 +42,7 @@ func parseFlags(args []string) (config, error) {
 	var cfg config
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	servers := fs.String("servers", "ceiling,iotdm,moto", "servers to run, in the order each operation visits them")
+	kinds := fs.String("client", "raw,sdk", "client kinds, in the order each round runs them: raw (requests signed by hand), sdk (the AWS SDK for Go v2 IoT client)")
 	ops := fs.String("ops", "all", "operations: "+strings.Join(load.AllOps(), ",")+" or all")
 	fs.IntVar(&cfg.clients, "clients", 16, "concurrent clients")
 	fs.DurationVar(&cfg.duration, "duration", 5*time.Second, "measured length of each operation against each server")
@@ -66,6 +69,15 @@ func parseFlags(args []string) (config, error) {
 		}
 		if !slices.Contains(cfg.servers, s) {
 			cfg.servers = append(cfg.servers, s)
+		}
+	}
+	for _, s := range strings.Split(*kinds, ",") {
+		k, err := load.ParseKind(strings.TrimSpace(s))
+		if err != nil {
+			return cfg, fmt.Errorf("-client: %w", err)
+		}
+		if !slices.Contains(cfg.kinds, k) {
+			cfg.kinds = append(cfg.kinds, k)
 		}
 	}
 	cfg.ops = load.AllOps()

@@ -71,9 +71,10 @@ func fmtRate(v float64) string {
 }
 
 // pairedRatio is the median over rounds of a's rate divided by b's rate in
-// the same round; ok is false when either side is missing.
-func pairedRatio(m *measurements, op, a, b string) (float64, bool) {
-	ra, rb := m.rounds[key{a, op}], m.rounds[key{b, op}]
+// the same round, both through the client kind; ok is false when either
+// side is missing.
+func pairedRatio(m *measurements, kind load.Kind, op, a, b string) (float64, bool) {
+	ra, rb := m.rounds[key{kind, a, op}], m.rounds[key{kind, b, op}]
 	if len(ra) == 0 || len(ra) != len(rb) {
 		return 0, false
 	}
@@ -136,15 +137,46 @@ func report(info runInfo, m *measurements) string {
 		fmt.Fprintf(&b, "- **note: moto was set up with %d things, not %d (-moto-things).** moto scans every thing on DescribeThing, ListThings and AddThingToThingGroup, so fewer things flatter it.\n",
 			cfg.motoThings, cfg.things)
 	}
-	fmt.Fprintf(&b, "- numbers are medians of %d side-by-side round(s): in each round every operation is run against %s in turn; ratios are medians of the per-round ratios. Latencies are exact percentiles over every 2xx request.\n\n",
-		cfg.rounds, strings.Join(cfg.servers, ", "))
+	fmt.Fprintf(&b, "- numbers are medians of %d side-by-side round(s): in each round, for each client kind (%s), every operation is run against %s in turn; ratios are medians of the per-round ratios. Latencies are exact percentiles over every 2xx request.\n",
+		cfg.rounds, joinKinds(cfg.kinds), strings.Join(cfg.servers, ", "))
+	b.WriteString("- clients: the " + load.KindRaw.Label() + " (`-client raw`) builds each request and signs it with the SDK's v4 signer, its latency from sending the signed request to the end of the answer; the " +
+		load.KindSDK.Label() + " (`-client sdk`) makes each call through `service/iot` (one `iot.Client` per client loop: static credentials, no retries, a shared keep-alive `http.Client`), as a Go program using AWS IoT does, its latency the whole SDK call.\n")
+	b.WriteString("- the load program shares the machine with the server under test, so the ceiling's rate (and every server's) depends on how heavy the load program is, and the SDK client does more work per call (its middleware stack, serializing, signing, decoding) than the raw one. ")
+	if len(cfg.kinds) > 1 {
+		b.WriteString("Both are shown, each with its own ceiling and targets.\n")
+	} else {
+		fmt.Fprintf(&b, "Only the %s was run here (-client %s).\n", cfg.kinds[0].Label(), cfg.kinds[0])
+	}
+	for _, kind := range cfg.kinds {
+		kindTables(&b, cfg, m, kind)
+	}
 
-	b.WriteString("## Throughput and latency\n\n")
+	if len(m.failures) > 0 {
+		fmt.Fprintf(&b, "\n## FAILED RUNS (more than %.2g%% of requests not 2xx)\n\n", cfg.maxFail*100)
+		for _, f := range m.failures {
+			fmt.Fprintf(&b, "- %s\n", f)
+		}
+	}
+	return b.String()
+}
+
+func joinKinds(kinds []load.Kind) string {
+	s := make([]string, len(kinds))
+	for i, k := range kinds {
+		s[i] = string(k)
+	}
+	return strings.Join(s, ", ")
+}
+
+// kindTables writes the throughput and latency table and the targets table
+// of one client kind.
+func kindTables(b *strings.Builder, cfg config, m *measurements, kind load.Kind) {
+	fmt.Fprintf(b, "\n## Throughput and latency: %s (`-client %s`)\n\n", kind.Label(), kind)
 	b.WriteString("| operation | server | ops/s | p50 | p99 | ops/s per round | failed |\n")
 	b.WriteString("| --- | --- | ---: | ---: | ---: | --- | ---: |\n")
 	for _, op := range cfg.ops {
 		for _, srv := range cfg.servers {
-			rs := m.rounds[key{srv, op}]
+			rs := m.rounds[key{kind, srv, op}]
 			if len(rs) == 0 {
 				continue
 			}
@@ -155,7 +187,7 @@ func report(info runInfo, m *measurements) string {
 				failed += r.Failed()
 				total += r.Total()
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %d/%d |\n", op, srv,
+			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %d/%d |\n", op, srv,
 				fmtRate(medianOf(rs, opsPerSec)),
 				load.FormatLatency(time.Duration(medianOf(rs, latency(0.50)))),
 				load.FormatLatency(time.Duration(medianOf(rs, latency(0.99)))),
@@ -163,27 +195,19 @@ func report(info runInfo, m *measurements) string {
 		}
 	}
 
-	b.WriteString("\n## Targets\n\n")
+	fmt.Fprintf(b, "\n## Targets: %s (`-client %s`)\n\n", kind.Label(), kind)
 	b.WriteString("| operation | iotdm/ceiling | target | result | iotdm/moto | target | result |\n")
 	b.WriteString("| --- | ---: | --- | --- | ---: | --- | --- |\n")
 	ct, mt := ceilingTargets(), motoTarget()
 	for _, op := range cfg.ops {
-		r, ok := pairedRatio(m, op, srvIotdm, srvCeiling)
+		r, ok := pairedRatio(m, kind, op, srvIotdm, srvCeiling)
 		t, has := ct[op]
 		cv, cg, cr := verdict(r, ok, t, has, true)
-		r, ok = pairedRatio(m, op, srvIotdm, srvMoto)
+		r, ok = pairedRatio(m, kind, op, srvIotdm, srvMoto)
 		mv, mg, mr := verdict(r, ok, mt, true, false)
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", op, cv, cg, cr, mv, mg, mr)
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s |\n", op, cv, cg, cr, mv, mg, mr)
 	}
 	if !slices.Contains(cfg.servers, srvIotdm) {
 		b.WriteString("\niotdm was not run (-servers), so no target could be judged.\n")
 	}
-
-	if len(m.failures) > 0 {
-		fmt.Fprintf(&b, "\n## FAILED RUNS (more than %.2g%% of requests not 2xx)\n\n", cfg.maxFail*100)
-		for _, f := range m.failures {
-			fmt.Fprintf(&b, "- %s\n", f)
-		}
-	}
-	return b.String()
 }

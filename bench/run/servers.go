@@ -24,9 +24,10 @@ type target struct {
 	name    string
 	base    string // http://127.0.0.1:PORT
 	proc    *proc
-	client  *load.Client
-	things  int   // things its setup phase registers
-	created int64 // things CreateThing runs (warm-ups included) added since
+	raw     *load.RawClient           // the setup phase's client; also clients[raw]
+	clients map[load.Kind]load.Client // one per -client kind
+	things  int                       // things its setup phase registers
+	created int64                     // things CreateThing runs (warm-ups included) added since
 	fixture *load.Fixture
 }
 
@@ -107,12 +108,20 @@ func startTarget(ctx context.Context, cfg config, f *fleet, bins map[string]stri
 	if err := waitReady(ctx, t.proc, t.base+readyPath, cfg.readyTimeout); err != nil {
 		return nil, err
 	}
-	t.client, err = load.NewClient(load.ClientConfig{
+	cc := load.ClientConfig{
 		BaseURL: t.base, AccessKeyID: cfg.accessKey, SecretKey: cfg.secretKey,
 		Region: cfg.region, MaxConns: cfg.clients,
-	})
-	if err != nil {
+	}
+	if t.raw, err = load.NewRawClient(cc); err != nil {
 		return nil, err
+	}
+	t.clients = map[load.Kind]load.Client{load.KindRaw: t.raw}
+	for _, k := range cfg.kinds {
+		if t.clients[k] == nil {
+			if t.clients[k], err = load.NewClient(k, cc); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return t, nil
 }
