@@ -187,9 +187,6 @@ func dsn(path string, readOnly bool) string {
 		// caller of the batch is answered, so commits stay durable while
 		// the writer goes on with the next batch (see writer).
 		q.Add("_pragma", "synchronous(NORMAL)")
-		// A larger page cache keeps the B-tree pages the writer touches in
-		// memory instead of re-reading them for every statement.
-		q.Add("_pragma", "cache_size(-65536)")
 		// Cap the WAL file left behind after a checkpoint.
 		q.Add("_pragma", "journal_size_limit(67108864)")
 	}
