@@ -96,6 +96,15 @@ func put(ctx context.Context, tx iotdm.Tx, kind, key string, v any) error {
 	return tx.Put(ctx, kind, key, b)
 }
 
+// write runs fn in a write transaction, for the operations whose response
+// has no members.
+func (r *Registry) write(ctx context.Context, fn func(ctx context.Context, tx iotdm.Tx) error) (*iotdm.Empty, error) {
+	if err := r.store.Update(ctx, fn); err != nil {
+		return nil, err
+	}
+	return &iotdm.Empty{}, nil
+}
+
 // view runs fn in a read transaction.
 func (r *Registry) view(ctx context.Context, fn func(ctx context.Context, tx iotdm.ReadTx) error) error {
 	return r.store.View(ctx, func(ctx context.Context, tx iotdm.ReadTx, _ uint64) error { return fn(ctx, tx) })

@@ -87,7 +87,7 @@ func (r *Registry) TagResource(ctx context.Context, in *iotdm.TagResourceInput) 
 	if err := validateTags(in.Tags); err != nil {
 		return nil, err
 	}
-	err = r.store.Update(ctx, func(ctx context.Context, tx iotdm.Tx) error {
+	return r.write(ctx, func(ctx context.Context, tx iotdm.Tx) error {
 		fields, tags, err := readTags(ctx, tx, kind, key, in.ResourceARN)
 		if err != nil {
 			return err
@@ -105,10 +105,6 @@ func (r *Registry) TagResource(ctx context.Context, in *iotdm.TagResourceInput) 
 		}
 		return writeTags(ctx, tx, kind, key, fields, tags)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &iotdm.Empty{}, nil
 }
 
 // UntagResource removes tags by key; unknown keys are ignored.
@@ -120,7 +116,7 @@ func (r *Registry) UntagResource(ctx context.Context, in *iotdm.UntagResourceInp
 	if len(in.TagKeys) == 0 {
 		return nil, invalid("tagKeys must not be empty")
 	}
-	err = r.store.Update(ctx, func(ctx context.Context, tx iotdm.Tx) error {
+	return r.write(ctx, func(ctx context.Context, tx iotdm.Tx) error {
 		fields, tags, err := readTags(ctx, tx, kind, key, in.ResourceARN)
 		if err != nil {
 			return err
@@ -128,10 +124,6 @@ func (r *Registry) UntagResource(ctx context.Context, in *iotdm.UntagResourceInp
 		tags = slices.DeleteFunc(tags, func(t iotdm.Tag) bool { return slices.Contains(in.TagKeys, t.Key) })
 		return writeTags(ctx, tx, kind, key, fields, tags)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &iotdm.Empty{}, nil
 }
 
 // ListTagsForResource lists a resource's tags (at most 50, so one page).

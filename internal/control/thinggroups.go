@@ -315,7 +315,7 @@ func (r *Registry) DeleteThingGroup(ctx context.Context, in *iotdm.DeleteThingGr
 	if err := validateName("thingGroupName", in.ThingGroupName); err != nil {
 		return nil, err
 	}
-	err := r.store.Update(ctx, func(ctx context.Context, tx iotdm.Tx) error {
+	return r.write(ctx, func(ctx context.Context, tx iotdm.Tx) error {
 		g, ok, err := get[iotdm.ThingGroup](ctx, tx, iotdm.KindThingGroup, in.ThingGroupName)
 		if err != nil || !ok {
 			return err
@@ -353,10 +353,6 @@ func (r *Registry) DeleteThingGroup(ctx context.Context, in *iotdm.DeleteThingGr
 		}
 		return tx.Delete(ctx, iotdm.KindThingGroup, in.ThingGroupName)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &iotdm.Empty{}, nil
 }
 
 // ListThingGroups lists groups in name order: all of them, the roots only
@@ -510,13 +506,9 @@ func (r *Registry) AddThingToThingGroup(ctx context.Context, in *iotdm.AddThingT
 	if err != nil {
 		return nil, err
 	}
-	err = r.store.Update(ctx, func(ctx context.Context, tx iotdm.Tx) error {
+	return r.write(ctx, func(ctx context.Context, tx iotdm.Tx) error {
 		return r.addToGroup(ctx, tx, group, thing)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &iotdm.Empty{}, nil
 }
 
 // removeFromGroup removes thing from group inside tx; a missing membership
@@ -545,13 +537,9 @@ func (r *Registry) RemoveThingFromThingGroup(ctx context.Context, in *iotdm.Remo
 	if err != nil {
 		return nil, err
 	}
-	err = r.store.Update(ctx, func(ctx context.Context, tx iotdm.Tx) error {
+	return r.write(ctx, func(ctx context.Context, tx iotdm.Tx) error {
 		return r.removeFromGroup(ctx, tx, group, thing)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &iotdm.Empty{}, nil
 }
 
 // UpdateThingGroupsForThing adds a thing to some groups and removes it from
@@ -565,7 +553,7 @@ func (r *Registry) UpdateThingGroupsForThing(ctx context.Context, in *iotdm.Upda
 			return nil, err
 		}
 	}
-	err := r.store.Update(ctx, func(ctx context.Context, tx iotdm.Tx) error {
+	return r.write(ctx, func(ctx context.Context, tx iotdm.Tx) error {
 		if _, err := r.loadThing(ctx, tx, in.ThingName); err != nil {
 			return err
 		}
@@ -581,10 +569,6 @@ func (r *Registry) UpdateThingGroupsForThing(ctx context.Context, in *iotdm.Upda
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &iotdm.Empty{}, nil
 }
 
 // ListThingsInThingGroup lists a group's things in name order; recursive

@@ -155,7 +155,7 @@ func (r *Registry) UpdateThing(ctx context.Context, in *iotdm.UpdateThingInput) 
 			return nil, err
 		}
 	}
-	err := r.store.Update(ctx, func(ctx context.Context, tx iotdm.Tx) error {
+	return r.write(ctx, func(ctx context.Context, tx iotdm.Tx) error {
 		thing, ok, err := get[iotdm.Thing](ctx, tx, iotdm.KindThing, in.ThingName)
 		if err != nil {
 			return err
@@ -185,10 +185,6 @@ func (r *Registry) UpdateThing(ctx context.Context, in *iotdm.UpdateThingInput) 
 		thing.Version++
 		return put(ctx, tx, iotdm.KindThing, thing.ThingName, thing)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &iotdm.Empty{}, nil
 }
 
 // mergeAttributes applies an AttributePayload to attrs: with merge, the
@@ -215,7 +211,7 @@ func (r *Registry) DeleteThing(ctx context.Context, in *iotdm.DeleteThingInput) 
 	if err := validateName("thingName", in.ThingName); err != nil {
 		return nil, err
 	}
-	err := r.store.Update(ctx, func(ctx context.Context, tx iotdm.Tx) error {
+	return r.write(ctx, func(ctx context.Context, tx iotdm.Tx) error {
 		thing, ok, err := get[iotdm.Thing](ctx, tx, iotdm.KindThing, in.ThingName)
 		if err != nil || !ok {
 			return err
@@ -235,10 +231,6 @@ func (r *Registry) DeleteThing(ctx context.Context, in *iotdm.DeleteThingInput) 
 		}
 		return tx.Delete(ctx, iotdm.KindThing, in.ThingName)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &iotdm.Empty{}, nil
 }
 
 // ListThings lists things in name order, filtered by thing type and by an

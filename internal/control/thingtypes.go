@@ -124,7 +124,7 @@ func (r *Registry) UpdateThingType(ctx context.Context, in *iotdm.UpdateThingTyp
 	if err := validateThingTypeProperties(in.ThingTypeProperties); err != nil {
 		return nil, err
 	}
-	err := r.store.Update(ctx, func(ctx context.Context, tx iotdm.Tx) error {
+	return r.write(ctx, func(ctx context.Context, tx iotdm.Tx) error {
 		tt, err := r.loadThingType(ctx, tx, in.ThingTypeName)
 		if err != nil {
 			return err
@@ -143,10 +143,6 @@ func (r *Registry) UpdateThingType(ctx context.Context, in *iotdm.UpdateThingTyp
 		}
 		return put(ctx, tx, iotdm.KindThingType, tt.ThingTypeName, tt)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &iotdm.Empty{}, nil
 }
 
 // DeprecateThingType deprecates a thing type, or with undoDeprecate makes it
@@ -155,7 +151,7 @@ func (r *Registry) DeprecateThingType(ctx context.Context, in *iotdm.DeprecateTh
 	if err := validateName("thingTypeName", in.ThingTypeName); err != nil {
 		return nil, err
 	}
-	err := r.store.Update(ctx, func(ctx context.Context, tx iotdm.Tx) error {
+	return r.write(ctx, func(ctx context.Context, tx iotdm.Tx) error {
 		tt, err := r.loadThingType(ctx, tx, in.ThingTypeName)
 		if err != nil {
 			return err
@@ -169,10 +165,6 @@ func (r *Registry) DeprecateThingType(ctx context.Context, in *iotdm.DeprecateTh
 		}
 		return put(ctx, tx, iotdm.KindThingType, tt.ThingTypeName, tt)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &iotdm.Empty{}, nil
 }
 
 // DeleteThingType deletes a thing type that has been deprecated for the
@@ -181,7 +173,7 @@ func (r *Registry) DeleteThingType(ctx context.Context, in *iotdm.DeleteThingTyp
 	if err := validateName("thingTypeName", in.ThingTypeName); err != nil {
 		return nil, err
 	}
-	err := r.store.Update(ctx, func(ctx context.Context, tx iotdm.Tx) error {
+	return r.write(ctx, func(ctx context.Context, tx iotdm.Tx) error {
 		tt, err := r.loadThingType(ctx, tx, in.ThingTypeName)
 		if err != nil {
 			return err
@@ -216,10 +208,6 @@ func (r *Registry) DeleteThingType(ctx context.Context, in *iotdm.DeleteThingTyp
 		}
 		return tx.Delete(ctx, iotdm.KindThingType, in.ThingTypeName)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &iotdm.Empty{}, nil
 }
 
 // ListThingTypes lists thing types in name order, optionally only the one
