@@ -122,6 +122,23 @@ func BenchmarkGet(b *testing.B) {
 	}
 }
 
+// BenchmarkStoreGet reads one entity with Store.Get, which answers from the
+// entity cache; compare BenchmarkGet, which reads SQLite through View.
+func BenchmarkStoreGet(b *testing.B) {
+	db := openBench(b)
+	loadThings(b, db, benchThings)
+	ctx := b.Context()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		key := fmt.Sprintf("thing-%06d", i%benchThings)
+		if _, ok, err := db.Get(ctx, iotdm.KindThing, key); err != nil || !ok {
+			b.Fatalf("Get(%s) = %v, %v", key, ok, err)
+		}
+	}
+}
+
 // BenchmarkGetParallel is BenchmarkGet from concurrent readers.
 func BenchmarkGetParallel(b *testing.B) {
 	db := openBench(b)
