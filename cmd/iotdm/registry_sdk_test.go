@@ -583,3 +583,61 @@ func newIoTClient(t *testing.T) *iot.Client {
 	}
 	return staticIoTClient(s, key.ID, key.Secret)
 }
+
+// TestSDKMissingResources checks that every operation on a thing, thing type
+// or group that does not exist surfaces as the SDK's typed
+// ResourceNotFoundException, and changes nothing.
+func TestSDKMissingResources(t *testing.T) {
+	ctx := context.Background()
+	c := newIoTClient(t)
+	must[*iot.CreateThingOutput](t, "CreateThing")(c.CreateThing(ctx, &iot.CreateThingInput{ThingName: aws.String("present")}))
+	must[*iot.CreateThingGroupOutput](t, "CreateThingGroup")(c.CreateThingGroup(ctx, &iot.CreateThingGroupInput{ThingGroupName: aws.String("here")}))
+	calls := map[string]func() error{
+		"UpdateThingType": func() error {
+			_, err := c.UpdateThingType(ctx, &iot.UpdateThingTypeInput{ThingTypeName: aws.String("nope"), ThingTypeProperties: &types.ThingTypeProperties{ThingTypeDescription: aws.String("x")}})
+			return err
+		},
+		"DeprecateThingType": func() error {
+			_, err := c.DeprecateThingType(ctx, &iot.DeprecateThingTypeInput{ThingTypeName: aws.String("nope")})
+			return err
+		},
+		"ListThingGroupsForThing": func() error {
+			_, err := c.ListThingGroupsForThing(ctx, &iot.ListThingGroupsForThingInput{ThingName: aws.String("nope")})
+			return err
+		},
+		"RemoveThingFromThingGroup(thing)": func() error {
+			_, err := c.RemoveThingFromThingGroup(ctx, &iot.RemoveThingFromThingGroupInput{ThingName: aws.String("nope"), ThingGroupName: aws.String("here")})
+			return err
+		},
+		"RemoveThingFromThingGroup(group)": func() error {
+			_, err := c.RemoveThingFromThingGroup(ctx, &iot.RemoveThingFromThingGroupInput{ThingName: aws.String("present"), ThingGroupName: aws.String("nope")})
+			return err
+		},
+		"UpdateThingGroupsForThing": func() error {
+			_, err := c.UpdateThingGroupsForThing(ctx, &iot.UpdateThingGroupsForThingInput{ThingName: aws.String("nope"), ThingGroupsToAdd: []string{"here"}})
+			return err
+		},
+		"TagResource": func() error {
+			_, err := c.TagResource(ctx, &iot.TagResourceInput{ResourceArn: aws.String("arn:aws:iot:us-east-1:123456789012:thingtype/nope"), Tags: []types.Tag{{Key: aws.String("k"), Value: aws.String("v")}}})
+			return err
+		},
+		"UntagResource": func() error {
+			_, err := c.UntagResource(ctx, &iot.UntagResourceInput{ResourceArn: aws.String("arn:aws:iot:us-east-1:123456789012:thinggroup/nope"), TagKeys: []string{"k"}})
+			return err
+		},
+	}
+	for name, call := range calls {
+		var nf *types.ResourceNotFoundException
+		if err := call(); !errors.As(err, &nf) {
+			t.Errorf("%s on a missing resource: err = %v, want *types.ResourceNotFoundException", name, err)
+		}
+	}
+	groups := must[*iot.ListThingGroupsForThingOutput](t, "ListThingGroupsForThing")(c.ListThingGroupsForThing(ctx, &iot.ListThingGroupsForThingInput{ThingName: aws.String("present")}))
+	if len(groups.ThingGroups) != 0 {
+		t.Errorf("refused calls changed the memberships of present: %v", groups.ThingGroups)
+	}
+	things := must[*iot.ListThingsOutput](t, "ListThings")(c.ListThings(ctx, &iot.ListThingsInput{}))
+	if len(things.Things) != 1 {
+		t.Errorf("refused calls changed the things: %d things, want 1", len(things.Things))
+	}
+}
