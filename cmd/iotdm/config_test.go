@@ -69,6 +69,17 @@ func TestLoadConfig(t *testing.T) {
 				AccountID: "210987654321", LogLevel: slog.LevelWarn, ThingTypeDeleteWait: 5 * time.Minute},
 		},
 		{
+			name: "thing type delete wait from the environment and from a flag",
+			args: []string{"--thing-type-delete-wait", "0"},
+			env:  map[string]string{"IOTDM_THING_TYPE_DELETE_WAIT": "30s"},
+			want: with(func(c *Config) { c.ThingTypeDeleteWait = 0 }),
+		},
+		{
+			name: "thing type delete wait from the environment",
+			env:  map[string]string{"IOTDM_THING_TYPE_DELETE_WAIT": "30s"},
+			want: with(func(c *Config) { c.ThingTypeDeleteWait = 30 * time.Second }),
+		},
+		{
 			name: "flag beats environment beats file beats default",
 			args: []string{"--region", "us-west-2"},
 			env:  map[string]string{"IOTDM_REGION": "eu-central-1", "IOTDM_ACCOUNT_ID": "222222222222"},
@@ -162,7 +173,7 @@ func TestLoadConfigProblems(t *testing.T) {
 			name: "every problem at once, each with its origin",
 			args: []string{"--bogus", "x", "--http-addr", "localhost", "stray", "--region"},
 			env: map[string]string{"IOTDM_ACCOUNT_ID": "12345", "IOTDM_LOG_LEVEL": "loud",
-				"IOTDM_MQTT_ADDR": "127.0.0.1:70000"},
+				"IOTDM_MQTT_ADDR": "127.0.0.1:70000", "IOTDM_THING_TYPE_DELETE_WAIT": "soon"},
 			files: map[string]string{conf: "# config\nregion = EU-WEST-1\nhttp_addr = 127.0.0.1:1\n" +
 				"no equals sign here\nregion = us-east-2\nlog-level = \"debug\ncolour = blue\n" +
 				"= value\naccount-id = 'x' y\nconfig = /other.conf\ndata-dir = /elsewhere\n"},
@@ -184,6 +195,7 @@ func TestLoadConfigProblems(t *testing.T) {
 				conf + `:2: region "EU-WEST-1": must be a region name like us-east-1 (^[a-z]{2}(-[a-z]+)+-\d$)`,
 				`IOTDM_ACCOUNT_ID="12345": must be exactly 12 digits`,
 				`IOTDM_LOG_LEVEL="loud": must be debug, info, warn or error`,
+				`IOTDM_THING_TYPE_DELETE_WAIT="soon": not a duration such as 5m or 30s`,
 			},
 		},
 		{
