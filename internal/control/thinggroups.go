@@ -206,23 +206,15 @@ func (r *Registry) CreateThingGroup(ctx context.Context, in *iotdm.CreateThingGr
 				return iotdm.Errorf(iotdm.ErrLimitExceeded, "Thing group hierarchy cannot be deeper than %d levels", maxHierarchyDepth)
 			}
 			g.ThingGroupMetadata.RootToParentThingGroups = path
-			children := 0
-			err = tx.Scan(ctx, iotdm.KindThingGroup, "", "", 0, func(key string, value []byte) error {
-				var c struct {
-					Meta struct {
-						Parent string `json:"parentGroupName"`
-					} `json:"thingGroupMetadata"`
-				}
-				if err := json.Unmarshal(value, &c); err != nil {
-					return fmt.Errorf("decode thing group %q: %w", key, err)
-				}
-				if c.Meta.Parent == in.ParentGroupName {
-					children++
-				}
-				return nil
-			})
+			groups, err := allGroups(ctx, tx)
 			if err != nil {
 				return err
+			}
+			children := 0
+			for _, c := range groups {
+				if c.ThingGroupMetadata.ParentGroupName == in.ParentGroupName {
+					children++
+				}
 			}
 			if children >= maxChildGroups {
 				return iotdm.Errorf(iotdm.ErrLimitExceeded, "Thing group %s already has the maximum of %d child groups", in.ParentGroupName, maxChildGroups)
@@ -277,9 +269,8 @@ func (r *Registry) UpdateThingGroup(ctx context.Context, in *iotdm.UpdateThingGr
 		if err != nil {
 			return err
 		}
-		if in.ExpectedVersion != nil && *in.ExpectedVersion != g.Version {
-			return iotdm.Errorf(iotdm.ErrVersionConflict,
-				"The version for thing group %s does not match the expected version.", in.ThingGroupName)
+		if err := checkVersion("thing group", in.ThingGroupName, in.ExpectedVersion, g.Version); err != nil {
+			return err
 		}
 		p := in.ThingGroupProperties
 		if p.ThingGroupDescription != "" {
@@ -320,9 +311,8 @@ func (r *Registry) DeleteThingGroup(ctx context.Context, in *iotdm.DeleteThingGr
 		if err != nil || !ok {
 			return err
 		}
-		if in.ExpectedVersion != nil && *in.ExpectedVersion != g.Version {
-			return iotdm.Errorf(iotdm.ErrVersionConflict,
-				"The version for thing group %s does not match the expected version.", in.ThingGroupName)
+		if err := checkVersion("thing group", in.ThingGroupName, in.ExpectedVersion, g.Version); err != nil {
+			return err
 		}
 		if g.Dynamic() {
 			return invalid("Thing group %s is a dynamic thing group; delete it with DeleteDynamicThingGroup", in.ThingGroupName)

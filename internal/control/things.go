@@ -163,9 +163,8 @@ func (r *Registry) UpdateThing(ctx context.Context, in *iotdm.UpdateThingInput) 
 		if !ok {
 			return notFound("Thing %s does not exist", in.ThingName)
 		}
-		if in.ExpectedVersion != nil && *in.ExpectedVersion != thing.Version {
-			return iotdm.Errorf(iotdm.ErrVersionConflict,
-				"The version for thing %s does not match the expected version.", in.ThingName)
+		if err := checkVersion("thing", in.ThingName, in.ExpectedVersion, thing.Version); err != nil {
+			return err
 		}
 		switch {
 		case in.RemoveThingType:
@@ -216,9 +215,8 @@ func (r *Registry) DeleteThing(ctx context.Context, in *iotdm.DeleteThingInput) 
 		if err != nil || !ok {
 			return err
 		}
-		if in.ExpectedVersion != nil && *in.ExpectedVersion != thing.Version {
-			return iotdm.Errorf(iotdm.ErrVersionConflict,
-				"The version for thing %s does not match the expected version.", in.ThingName)
+		if err := checkVersion("thing", in.ThingName, in.ExpectedVersion, thing.Version); err != nil {
+			return err
 		}
 		groups, err := thingGroupNames(ctx, tx, in.ThingName)
 		if err != nil {

@@ -124,3 +124,12 @@ func pageSize(n int) (int, error) {
 	}
 	return n, nil
 }
+
+// checkVersion refuses an update whose expectedVersion does not match the
+// stored version. AWS: VersionConflictException (409).
+func checkVersion(what, name string, expected *int64, actual int64) error {
+	if expected != nil && *expected != actual {
+		return iotdm.Errorf(iotdm.ErrVersionConflict, "The version for %s %s does not match the expected version.", what, name)
+	}
+	return nil
+}
