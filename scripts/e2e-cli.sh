@@ -188,5 +188,13 @@ check_error "wrong secret" InvalidSignatureException \
 check_error "unknown key" UnrecognizedClientException \
 	env AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_ACCESS_KEY_ID=AKIAUNKNOWNUNKNOWN00 AWS_SECRET_ACCESS_KEY=x aws iot list-things
 
+# The same server through boto3, with the same environment.
+if python3 "$root/scripts/e2e-boto3.py"; then
+	passed=$((passed + 1))
+else
+	echo "FAIL e2e-boto3.py"
+	failed=$((failed + 1))
+fi
+
 echo "e2e-cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
