@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# End-to-end test of the registry with the stock aws CLI: build iotdm, start
-# it on a free loopback port, point the CLI at it with `eval "$(iotdm env)"`,
-# and run the commands a reader of the AWS IoT docs would type, checking each
-# output with --query.
+# End-to-end test of the registry and device shadows with the stock aws CLI
+# (aws iot, aws iot-data): build iotdm, start it on a free loopback port, point
+# the CLI at it with `eval "$(iotdm env)"`, and run the commands a reader of
+# the AWS IoT docs would type, checking each output with --query.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -165,6 +165,60 @@ check "untag-resource" "0" bash -c "
 check "describe-endpoint" "1" bash -c "
 	aws iot describe-endpoint --endpoint-type iot:Data-ATS --query endpointAddress --output text | grep -c ."
 
+# Device shadows over iot-data (signing name iotdata, same endpoint). The CLI
+# writes the shadow document to its outfile argument; CLI v2 also needs to be
+# told that --payload is raw text, not base64.
+raw_payload=()
+if aws --version 2>&1 | grep -q '^aws-cli/2'; then raw_payload=(--cli-binary-format raw-in-base64-out); fi
+cat >"$work/fields" <<'PY'
+import json, sys
+doc = json.load(sys.stdin)
+out = []
+for p in sys.argv[1:]:
+    v = doc
+    for k in p.split("."):
+        v = v.get(k) if isinstance(v, dict) else None
+    out.append(json.dumps(v) if isinstance(v, (dict, list)) else str(v))
+print(" ".join(out))
+PY
+# shadow_update THING [--shadow-name N] PAYLOAD: update-thing-shadow, document on stdout.
+shadow_update() {
+	local thing=$1
+	shift
+	local args=()
+	while [ $# -gt 1 ]; do args+=("$1"); shift; done
+	aws iot-data update-thing-shadow --thing-name "$thing" ${args[@]+"${args[@]}"} \
+		${raw_payload[@]+"${raw_payload[@]}"} --payload "$1" /dev/stdout
+}
+check "update-thing-shadow" "1 red blue" bash -c "$(declare -f shadow_update); $(declare -p raw_payload);
+	shadow_update temp-sensor-01 '{\"state\":{\"desired\":{\"color\":\"red\"},\"reported\":{\"color\":\"blue\"}}}' |
+	python3 '$work/fields' version state.desired.color state.reported.color"
+check "get-thing-shadow delta" "{\"color\": \"red\"} 1" bash -c "
+	aws iot-data get-thing-shadow --thing-name temp-sensor-01 /dev/stdout | python3 '$work/fields' state.delta version"
+check_error "update-thing-shadow stale version" ConflictException \
+	shadow_update temp-sensor-01 '{"state":{"reported":{"color":"red"}},"version":7}'
+check_error "update-thing-shadow invalid json" InvalidRequestException \
+	shadow_update temp-sensor-01 '{"state":'
+check_error "get-thing-shadow missing" ResourceNotFoundException \
+	aws iot-data get-thing-shadow --thing-name no-such-thing /dev/stdout
+check "update-thing-shadow named" "1 1" bash -c "$(declare -f shadow_update); $(declare -p raw_payload);
+	a=\$(shadow_update temp-sensor-01 --shadow-name config '{\"state\":{\"desired\":{\"interval\":30}}}' | python3 '$work/fields' version) &&
+	b=\$(shadow_update temp-sensor-01 --shadow-name firmware '{\"state\":{\"reported\":{\"v\":\"1.2.0\"}}}' | python3 '$work/fields' version) &&
+	echo \$a \$b"
+check "get-thing-shadow named" "30" bash -c "
+	aws iot-data get-thing-shadow --thing-name temp-sensor-01 --shadow-name config /dev/stdout | python3 '$work/fields' state.desired.interval"
+check "list-named-shadows-for-thing" "config firmware" \
+	aws iot-data list-named-shadows-for-thing --thing-name temp-sensor-01 --query results --output text
+check "delete-thing-shadow named" "1 firmware" bash -c "
+	v=\$(aws iot-data delete-thing-shadow --thing-name temp-sensor-01 --shadow-name config /dev/stdout | python3 '$work/fields' version) &&
+	echo \$v \$(aws iot-data list-named-shadows-for-thing --thing-name temp-sensor-01 --query results --output text)"
+check "delete-thing-shadow" "1" bash -c "
+	aws iot-data delete-thing-shadow --thing-name temp-sensor-01 /dev/stdout | python3 '$work/fields' version"
+check_error "get-thing-shadow deleted" ResourceNotFoundException \
+	aws iot-data get-thing-shadow --thing-name temp-sensor-01 /dev/stdout
+check "shadow of temp-sensor-04" "1" bash -c "$(declare -f shadow_update); $(declare -p raw_payload);
+	shadow_update temp-sensor-04 '{\"state\":{\"reported\":{\"temp\":21.5}}}' | python3 '$work/fields' version"
+
 # Deletes.
 check "deprecate-thing-type" "True" bash -c '
 	aws iot deprecate-thing-type --thing-type-name TemperatureSensor &&
@@ -177,6 +231,8 @@ check "undo deprecate" "False" bash -c '
 check "delete-thing" "3" bash -c '
 	aws iot delete-thing --thing-name temp-sensor-04 &&
 	aws iot list-things --query "length(things)"'
+check "shadow outlives its thing" "21.5" bash -c "
+	aws iot-data get-thing-shadow --thing-name temp-sensor-04 /dev/stdout | python3 '$work/fields' state.reported.temp"
 check "delete-thing-group" "ProductionSensors" bash -c '
 	aws iot delete-thing-group --thing-group-name BuildingA &&
 	aws iot list-thing-groups --query "thingGroups[].groupName" --output text'

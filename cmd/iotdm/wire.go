@@ -33,7 +33,7 @@ type apiDeps struct {
 }
 
 // newAPIHandler builds the services over the store and the SigV4 edge in
-// front of them, one signing name per service.
+// front of them, routed by signing name.
 func newAPIHandler(d apiDeps) http.Handler {
 	registry := control.NewRegistry(d.store, control.RegistryOptions{
 		Region:       d.cfg.Region,
@@ -49,6 +49,12 @@ func newAPIHandler(d apiDeps) http.Handler {
 		Logger: d.logger.With("component", "awsapi"),
 	})
 	edge.Handle("iot", awsapi.NewIoT(registry))
+	// The SDK models sign iot-data requests as iotdata; the developer guide
+	// tells hand-written clients to sign as iotdevicegateway. Both reach the
+	// same shadows.
+	shadows := awsapi.NewIoTData(control.NewShadows(d.store, control.ShadowsOptions{Logger: d.logger}))
+	edge.Handle("iotdata", shadows)
+	edge.Handle("iotdevicegateway", shadows)
 	return edge
 }
 

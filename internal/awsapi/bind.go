@@ -15,16 +15,20 @@ import (
 	"github.com/iotdm/iotdm"
 )
 
-// structInfo is the cached binding table of an input struct type: which
-// fields take path labels, query parameters and headers (by their uri,
-// query and header tags), and whether any field comes from the JSON body.
-// Only the struct's own fields are considered, not promoted ones.
+// structInfo is the cached binding table of an input (or output) struct
+// type: which fields take path labels, query parameters and headers (by
+// their uri, query and header tags), whether any field comes from the JSON
+// body, and which []byte field, tagged payload:"true", is the raw HTTP
+// payload (the model's "payload" member of blob type: the body is that
+// field's bytes, not JSON). Only the struct's own fields are considered, not
+// promoted ones.
 type structInfo struct {
 	typ     reflect.Type
 	labels  map[string]*fieldInfo // by label name
 	query   map[string]*fieldInfo // by query parameter name
 	headers []*fieldInfo
 	hasBody bool // some field is bound from the JSON body
+	payload int  // index of the raw payload field, -1 when none
 }
 
 // fieldInfo is one field bound from outside the body.
@@ -47,10 +51,18 @@ func structInfoOf(t reflect.Type) *structInfo {
 	if t.Kind() != reflect.Struct {
 		panic(fmt.Sprintf("awsapi: input type %v is not a struct", t))
 	}
-	si := &structInfo{typ: t, labels: map[string]*fieldInfo{}, query: map[string]*fieldInfo{}}
+	si := &structInfo{typ: t, labels: map[string]*fieldInfo{}, query: map[string]*fieldInfo{}, payload: -1}
 	for i := range t.NumField() {
 		f := t.Field(i)
 		if !f.IsExported() {
+			continue
+		}
+		if v, ok := f.Tag.Lookup("payload"); ok {
+			if v != "true" || f.Type != reflect.TypeFor[[]byte]() || si.payload >= 0 ||
+				f.Tag.Get("uri")+f.Tag.Get("query")+f.Tag.Get("header") != "" {
+				panic(fmt.Sprintf("awsapi: %v.%s: one untagged []byte field may be tagged payload:\"true\"", t, f.Name))
+			}
+			si.payload = i
 			continue
 		}
 		bound := false
@@ -80,6 +92,9 @@ func structInfoOf(t reflect.Type) *structInfo {
 		if !bound && f.Tag.Get("json") != "-" {
 			si.hasBody = true
 		}
+	}
+	if si.payload >= 0 && si.hasBody {
+		panic(fmt.Sprintf("awsapi: %v: a raw payload field excludes JSON body fields", t))
 	}
 	actual, _ := structInfos.LoadOrStore(t, si)
 	return actual.(*structInfo)
@@ -181,9 +196,12 @@ type request struct {
 }
 
 // bind fills in (a pointer to a struct of si's type; v is its element) from
-// req: the JSON body first, then labels, query parameters and headers, so
-// that those win over anything the body says.
+// req: the JSON body (or the raw payload) first, then labels, query
+// parameters and headers, so that those win over anything the body says.
 func (si *structInfo) bind(in any, v reflect.Value, req *request) error {
+	if si.payload >= 0 {
+		v.Field(si.payload).SetBytes(bytes.Clone(req.body))
+	}
 	if si.hasBody {
 		if b := bytes.TrimSpace(req.body); len(b) > 0 {
 			if err := json.Unmarshal(b, in); err != nil {

@@ -250,6 +250,7 @@ func TestIoTRoutesMatchModel(t *testing.T) {
 				if op.Output == nil {
 					t.Fatalf("%s returns %v but the model has no output", r.Name, r.Output)
 				}
+				checkPayload(t, m, r.Output, op.Output.Shape)
 				checkBody(t, m, r.Output, op.Output.Shape, r.Output.Name())
 			}
 		})
@@ -288,7 +289,26 @@ func checkInput(t *testing.T, m *serviceModel, typ reflect.Type, shape string) {
 			t.Errorf("%s member %s (%s %q) has no tagged field in %s", shape, member, mm.Location, mm.LocationName, typ.Name())
 		}
 	}
+	checkPayload(t, m, typ, shape)
 	checkBody(t, m, typ, shape, typ.Name())
+}
+
+// checkPayload checks that typ has a payload:"true" field exactly when shape
+// names a payload member, and that the member is a blob (a raw body).
+func checkPayload(t *testing.T, m *serviceModel, typ reflect.Type, shape string) {
+	t.Helper()
+	s := m.Shapes[shape]
+	field := structInfoOf(typ).payload
+	switch {
+	case s.Payload == "" && field >= 0:
+		t.Errorf("%s.%s is a raw payload but %s has no payload member", typ.Name(), typ.Field(field).Name, shape)
+	case s.Payload != "" && field < 0:
+		t.Errorf("%s names payload member %s but %s has no payload:\"true\" field", shape, s.Payload, typ.Name())
+	case s.Payload != "":
+		if mt := m.Shapes[s.Members[s.Payload].Shape].Type; mt != "blob" {
+			t.Errorf("%s payload member %s is a %s; only blob payloads are sent raw", shape, s.Payload, mt)
+		}
+	}
 }
 
 // checkBody checks that every JSON field of typ names a body member of the

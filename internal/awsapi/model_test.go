@@ -45,6 +45,7 @@ type serviceModel struct {
 	} `json:"operations"`
 	Shapes map[string]struct {
 		Type    string `json:"type"`
+		Payload string `json:"payload"` // the member that is the raw HTTP body
 		Members map[string]struct {
 			Shape        string `json:"shape"`
 			Location     string `json:"location"`

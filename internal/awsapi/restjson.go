@@ -25,7 +25,8 @@ type Route struct {
 	// Input is the operation's input struct type, whose uri, query and
 	// header tags bind labels, query parameters and headers.
 	Input reflect.Type
-	// Output is the operation's output struct type, sent as JSON.
+	// Output is the operation's output struct type, sent as JSON, or, when
+	// it has a field tagged payload:"true", as that field's raw bytes.
 	Output reflect.Type
 
 	info *structInfo
@@ -34,9 +35,17 @@ type Route struct {
 
 // Op makes the Route of one operation: fn receives a freshly bound *In and
 // its *Out is sent as the JSON body of a 200 response (a nil *Out as {}).
+// An In with a []byte field tagged payload:"true" receives the raw request
+// body there instead of JSON decoding it; an Out with such a field is sent
+// as those raw bytes (the rest-json httpPayload blob of the iot-data shadow
+// operations).
 func Op[In, Out any](name, method, path string, fn func(ctx context.Context, in *In) (*Out, error)) Route {
 	t := reflect.TypeFor[In]()
 	info := structInfoOf(t)
+	outPayload := -1
+	if ot := reflect.TypeFor[Out](); ot.Kind() == reflect.Struct {
+		outPayload = structInfoOf(ot).payload
+	}
 	return Route{
 		Name:   name,
 		Method: method,
@@ -52,6 +61,9 @@ func Op[In, Out any](name, method, path string, fn func(ctx context.Context, in 
 			out, err := fn(ctx, in)
 			if err != nil || out == nil {
 				return nil, err
+			}
+			if outPayload >= 0 {
+				return rawPayload(reflect.ValueOf(out).Elem().Field(outPayload).Bytes()), nil
 			}
 			return out, nil
 		},
@@ -274,10 +286,16 @@ func (rj *RestJSON) writeError(w http.ResponseWriter, r *http.Request, err error
 // emptyObject is the body of an operation without output members.
 var emptyObject = []byte("{}")
 
-// writeJSON answers 200 with out as JSON ({} for nil).
+// rawPayload is an output sent as is: the payload field of an Out.
+type rawPayload []byte
+
+// writeJSON answers 200 with out as JSON ({} for nil), or a rawPayload as
+// its bytes.
 func (rj *RestJSON) writeJSON(w http.ResponseWriter, r *http.Request, out any, op string) {
 	b := emptyObject
-	if out != nil {
+	if raw, ok := out.(rawPayload); ok {
+		b = raw
+	} else if out != nil {
 		var err error
 		if b, err = json.Marshal(out); err != nil {
 			rj.writeError(w, r, fmt.Errorf("encode %s output: %w", op, err), op)

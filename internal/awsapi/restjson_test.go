@@ -320,6 +320,26 @@ func TestNewRestJSONRefusesBadTables(t *testing.T) {
 		{"unsupported field type", func() []Route {
 			return []Route{Op("A", "GET", "/a", func(ctx context.Context, in *unsupported) (*iotdm.Empty, error) { return nil, nil })}
 		}},
+		{"payload that is not []byte", func() []Route {
+			type in struct {
+				P string `json:"-" payload:"true"`
+			}
+			return []Route{Op("A", "POST", "/a", func(ctx context.Context, _ *in) (*iotdm.Empty, error) { return nil, nil })}
+		}},
+		{"payload beside JSON body fields", func() []Route {
+			type in struct {
+				P []byte `json:"-" payload:"true"`
+				D string `json:"d"`
+			}
+			return []Route{Op("A", "POST", "/a", func(ctx context.Context, _ *in) (*iotdm.Empty, error) { return nil, nil })}
+		}},
+		{"two payloads", func() []Route {
+			type out struct {
+				P []byte `json:"-" payload:"true"`
+				Q []byte `json:"-" payload:"true"`
+			}
+			return []Route{Op("A", "GET", "/a", func(ctx context.Context, _ *iotdm.Empty) (*out, error) { return nil, nil })}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
