@@ -25,6 +25,7 @@ const (
 	KindGroupMember     = "groupmember"     // key "{group}/{thing}": the group's side of a membership
 	KindThingMembership = "thingmembership" // key "{thing}/{group}": the thing's side of a membership
 	KindAccount         = "account"         // per-account singletons (endpoint prefix, settings)
+	// KindIndexingConfig (indexing.go) holds the fleet indexing configuration.
 )
 
 // Change is one committed mutation, in the order the store committed it.

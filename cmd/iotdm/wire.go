@@ -48,7 +48,8 @@ func newAPIHandler(d apiDeps) http.Handler {
 		Keys:   adminKeyLookup(d.key),
 		Logger: d.logger.With("component", "awsapi"),
 	})
-	edge.Handle("iot", awsapi.NewIoT(registry))
+	indexing := control.NewIndexing(d.store, control.IndexingOptions{Logger: d.logger})
+	edge.Handle("iot", awsapi.NewIoT(registry, awsapi.IndexingRoutes(indexing, registry)))
 	// The SDK models sign iot-data requests as iotdata; the developer guide
 	// tells hand-written clients to sign as iotdevicegateway. Both reach the
 	// same shadows.

@@ -8,9 +8,14 @@ import (
 
 // NewIoT returns the handler of the AWS IoT control plane (signing name
 // iot) for the device registry: one route per iotdm.Registry method, with
-// the method and URI template of the botocore iot model (2015-05-28).
-func NewIoT(reg iotdm.Registry) http.Handler {
-	return NewRestJSON(iotRoutes(reg))
+// the method and URI template of the botocore iot model (2015-05-28), and
+// the routes of further services (IndexingRoutes) on the same endpoint.
+func NewIoT(reg iotdm.Registry, more ...[]Route) http.Handler {
+	routes := iotRoutes(reg)
+	for _, m := range more {
+		routes = append(routes, m...)
+	}
+	return NewRestJSON(routes)
 }
 
 // iotRoutes is the route table of NewIoT.

@@ -233,7 +233,7 @@ func TestIoTRoutesMatchModel(t *testing.T) {
 	if m.Metadata.Protocol != "rest-json" || m.Metadata.SigningName != "iot" {
 		t.Fatalf("model metadata %+v", m.Metadata)
 	}
-	for _, r := range iotRoutes(&fakeRegistry{}) {
+	for _, r := range allIoTRoutes() {
 		t.Run(r.Name, func(t *testing.T) {
 			op, ok := m.Operations[r.Name]
 			if !ok {

@@ -251,8 +251,32 @@ func (r *Registry) DescribeThingGroup(ctx context.Context, in *iotdm.DescribeThi
 	}, nil
 }
 
+// applyGroupProperties applies an update's properties to g: a non-empty
+// description replaces the old one, attributes merge as on things.
+func applyGroupProperties(g *iotdm.ThingGroup, p *iotdm.ThingGroupProperties) error {
+	if p.ThingGroupDescription != "" {
+		g.ThingGroupProperties.ThingGroupDescription = p.ThingGroupDescription
+	}
+	if p.AttributePayload != nil {
+		var cur map[string]string
+		if g.ThingGroupProperties.AttributePayload != nil {
+			cur = g.ThingGroupProperties.AttributePayload.Attributes
+		}
+		attrs := mergeAttributes(cur, p.AttributePayload)
+		if len(attrs) > maxTypedAttrs {
+			return invalid("A thing group can have at most %d attributes; %d given", maxTypedAttrs, len(attrs))
+		}
+		g.ThingGroupProperties.AttributePayload = nil
+		if len(attrs) > 0 {
+			g.ThingGroupProperties.AttributePayload = &iotdm.AttributePayload{Attributes: attrs}
+		}
+	}
+	return nil
+}
+
 // UpdateThingGroup changes a group's description and attributes and returns
-// its new version.
+// its new version. On a dynamic group it changes the properties only; its
+// query is UpdateDynamicThingGroup's.
 func (r *Registry) UpdateThingGroup(ctx context.Context, in *iotdm.UpdateThingGroupInput) (*iotdm.UpdateThingGroupOutput, error) {
 	if err := validateName("thingGroupName", in.ThingGroupName); err != nil {
 		return nil, err
@@ -272,23 +296,8 @@ func (r *Registry) UpdateThingGroup(ctx context.Context, in *iotdm.UpdateThingGr
 		if err := checkVersion("thing group", in.ThingGroupName, in.ExpectedVersion, g.Version); err != nil {
 			return err
 		}
-		p := in.ThingGroupProperties
-		if p.ThingGroupDescription != "" {
-			g.ThingGroupProperties.ThingGroupDescription = p.ThingGroupDescription
-		}
-		if p.AttributePayload != nil {
-			var cur map[string]string
-			if g.ThingGroupProperties.AttributePayload != nil {
-				cur = g.ThingGroupProperties.AttributePayload.Attributes
-			}
-			attrs := mergeAttributes(cur, p.AttributePayload)
-			if len(attrs) > maxTypedAttrs {
-				return invalid("A thing group can have at most %d attributes; %d given", maxTypedAttrs, len(attrs))
-			}
-			g.ThingGroupProperties.AttributePayload = nil
-			if len(attrs) > 0 {
-				g.ThingGroupProperties.AttributePayload = &iotdm.AttributePayload{Attributes: attrs}
-			}
+		if err := applyGroupProperties(g, in.ThingGroupProperties); err != nil {
+			return err
 		}
 		g.Version++
 		out.Version = g.Version
@@ -327,22 +336,27 @@ func (r *Registry) DeleteThingGroup(ctx context.Context, in *iotdm.DeleteThingGr
 				return invalid("Cannot delete thing group : %s when there are still child groups attached to it.", in.ThingGroupName)
 			}
 		}
-		var members []string
-		prefix := in.ThingGroupName + "/"
-		err = tx.Scan(ctx, iotdm.KindGroupMember, prefix, "", 0, func(key string, _ []byte) error {
-			members = append(members, strings.TrimPrefix(key, prefix))
-			return nil
-		})
-		if err != nil {
+		return deleteGroup(ctx, tx, in.ThingGroupName)
+	})
+}
+
+// deleteGroup deletes a group and every membership of it.
+func deleteGroup(ctx context.Context, tx iotdm.Tx, group string) error {
+	var members []string
+	prefix := group + "/"
+	err := tx.Scan(ctx, iotdm.KindGroupMember, prefix, "", 0, func(key string, _ []byte) error {
+		members = append(members, strings.TrimPrefix(key, prefix))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, thing := range members {
+		if err := removeMembership(ctx, tx, group, thing); err != nil {
 			return err
 		}
-		for _, thing := range members {
-			if err := removeMembership(ctx, tx, in.ThingGroupName, thing); err != nil {
-				return err
-			}
-		}
-		return tx.Delete(ctx, iotdm.KindThingGroup, in.ThingGroupName)
-	})
+	}
+	return tx.Delete(ctx, iotdm.KindThingGroup, group)
 }
 
 // ListThingGroups lists groups in name order: all of them, the roots only
