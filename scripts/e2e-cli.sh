@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end test of the registry and device shadows with the stock aws CLI
+# End-to-end test of the registry, device shadows and fleet search with the stock aws CLI
 # (aws iot, aws iot-data): build iotdm, start it on a free loopback port, point
 # the CLI at it with `eval "$(iotdm env)"`, and run the commands a reader of
 # the AWS IoT docs would type, checking each output with --query.
@@ -218,6 +218,43 @@ check_error "get-thing-shadow deleted" ResourceNotFoundException \
 	aws iot-data get-thing-shadow --thing-name temp-sensor-01 /dev/stdout
 check "shadow of temp-sensor-04" "1" bash -c "$(declare -f shadow_update); $(declare -p raw_payload);
 	shadow_update temp-sensor-04 '{\"state\":{\"reported\":{\"temp\":21.5}}}' | python3 '$work/fields' version"
+
+# Fleet indexing: searches and aggregations over the things and shadows above
+# (the index is on by default; custom fields make fields aggregatable).
+check "update-indexing-configuration" "attributes.firmware:String shadow.reported.temp:Number" bash -c '
+	aws iot update-indexing-configuration --thing-indexing-configuration "{\"thingIndexingMode\":\"REGISTRY_AND_SHADOW\",\"thingConnectivityIndexingMode\":\"STATUS\",\"customFields\":[{\"name\":\"attributes.firmware\",\"type\":\"String\"},{\"name\":\"shadow.reported.temp\",\"type\":\"Number\"}]}" &&
+	aws iot get-indexing-configuration --query "thingIndexingConfiguration.customFields[].join(\`:\`, [name, type])" --output text'
+check "search-index wildcard" "temp-sensor-01 temp-sensor-02 temp-sensor-03 temp-sensor-04" \
+	aws iot search-index --query-string 'thingName:temp-sensor-0*' --query 'things[].thingName' --output text
+check "search-index attribute" "temp-sensor-02" \
+	aws iot search-index --index-name AWS_Things --query-string 'attributes.location:Building-B' --query 'things[].thingName' --output text
+check "search-index range" "temp-sensor-01 temp-sensor-03" \
+	aws iot search-index --query-string 'attributes.firmware:[1.1.0 TO 1.2.0] AND NOT thingName:temp-sensor-04' --query 'things[].thingName' --output text
+check "search-index shadow" "temp-sensor-04 21.5 False" bash -c "
+	aws iot search-index --query-string 'shadow.reported.temp > 20' --query 'things[0].[thingName, shadow]' --output text |
+	{ read -r name shadow; echo \$name \$(printf '%s' \"\$shadow\" | python3 '$work/fields' reported.temp hasDelta); }"
+check "search-index max-results" "1 True" bash -c "
+	aws iot search-index --query-string '*' --max-results 1 --output json |
+	python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d[\"things\"]), bool(d.get(\"nextToken\")))'"
+check "search-index thing groups" "BuildingA" \
+	aws iot search-index --index-name AWS_ThingGroups --query-string 'parentGroupNames:ProductionSensors' --query 'thingGroups[].thingGroupName' --output text
+check_error "search-index bad query" InvalidQueryException \
+	aws iot search-index --query-string 'thingName:(a OR'
+check "get-statistics" "1 21.5 21.5" \
+	aws iot get-statistics --query-string '*' --aggregation-field shadow.reported.temp \
+	--query '[statistics.count, statistics.sum, statistics.average]' --output text
+check "get-statistics string field" "4" \
+	aws iot get-statistics --query-string 'thingName:temp-sensor-*' --aggregation-field attributes.firmware --query statistics.count
+check_error "get-statistics undeclared field" InvalidAggregationException \
+	aws iot get-statistics --query-string '*' --aggregation-field attributes.location
+check "get-cardinality" "3" \
+	aws iot get-cardinality --query-string '*' --aggregation-field attributes.firmware --query cardinality
+check "get-percentiles" "50.0 21.5" \
+	aws iot get-percentiles --query-string '*' --aggregation-field shadow.reported.temp --percents 50 \
+	--query 'percentiles[0].[percent, value]' --output text
+check "get-buckets-aggregation" "4 1.2.0 2" \
+	aws iot get-buckets-aggregation --query-string '*' --aggregation-field attributes.firmware \
+	--buckets-aggregation-type 'termsAggregation={maxBuckets=1}' --query '[totalCount, buckets[0].keyValue, buckets[0].count]' --output text
 
 # Deletes.
 check "deprecate-thing-type" "True" bash -c '

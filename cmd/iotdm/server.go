@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/iotdm/iotdm"
+	"github.com/iotdm/iotdm/internal/fleetindex"
 )
 
 // Files of the data directory the server owns.
@@ -38,8 +39,15 @@ type server struct {
 	lock    *os.File
 	key     AccessKey
 	store   iotdm.Store
-	ln      net.Listener
-	http    *http.Server
+	// feeder keeps the fleet index and dynamic group memberships in step
+	// with the store; it runs in a goroutine the server owns, stopped by
+	// stopFeeder and waited for (feederDone) before the store closes.
+	feeder     *fleetindex.Feeder
+	stopFeeder context.CancelFunc
+	feederDone chan struct{}
+	feederErr  error // why Run returned, once feederDone is closed
+	ln         net.Listener
+	http       *http.Server
 	// cancelRequests cancels the context of in-flight requests once graceful
 	// shutdown has given up on them.
 	cancelRequests context.CancelFunc
@@ -97,6 +105,9 @@ func (s *server) Start(ctx context.Context) (err error) {
 	if s.store, err = openStore(ctx, filepath.Join(dir, storeFileName), s.log.With("component", "store")); err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
+	if err := s.startFeeder(ctx); err != nil {
+		return err
+	}
 
 	var lc net.ListenConfig
 	if s.ln, err = lc.Listen(ctx, "tcp", s.cfg.HTTPAddr); err != nil {
@@ -111,6 +122,7 @@ func (s *server) Start(ctx context.Context) (err error) {
 		httpEndpoint: clientHostPort(httpAddr),
 		mqttEndpoint: mqttEndpoint(s.cfg.MQTTAddr),
 		logger:       s.log,
+		feeder:       s.feeder,
 	})
 	info := healthInfo{Version: s.version, Region: s.cfg.Region, AccountID: s.cfg.AccountID, HTTPAddr: httpAddr}
 	reqCtx, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
@@ -150,6 +162,31 @@ func (s *server) Start(ctx context.Context) (err error) {
 	return nil
 }
 
+// startFeeder starts the fleet index feeder over the store and waits for
+// its initial build, so that the first request already searches a complete
+// index and sees every dynamic group's membership.
+func (s *server) startFeeder(ctx context.Context) error {
+	s.feeder = fleetindex.NewFeeder(s.store, fleetindex.FeederOptions{Logger: s.log})
+	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopFeeder = cancel
+	s.feederDone = make(chan struct{})
+	go func() {
+		defer close(s.feederDone)
+		s.feederErr = s.feeder.Run(fctx)
+		if s.feederErr != nil && fctx.Err() == nil {
+			s.log.Error("fleet index stopped", "err", s.feederErr)
+		}
+	}()
+	select {
+	case <-s.feeder.Ready():
+		return nil
+	case <-s.feederDone:
+		return fmt.Errorf("build fleet index: %w", s.feederErr)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // Addr returns the address the HTTP endpoint is bound to; nil before Start.
 func (s *server) Addr() net.Addr {
 	if s.ln == nil {
@@ -177,9 +214,9 @@ func (s *server) Err() error {
 
 // Close shuts the server down in order: /healthz turns unready, server.json
 // is removed, the listener stops accepting, in-flight requests finish (until
-// ctx ends; then they are cancelled and their connections closed), the store
-// closes and the data directory is unlocked. It is idempotent, safe after a
-// failed Start, and returns the first error.
+// ctx ends; then they are cancelled and their connections closed), the fleet
+// index feeder stops, the store closes and the data directory is unlocked.
+// It is idempotent, safe after a failed Start, and returns the first error.
 func (s *server) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() { s.closeErr = s.close(ctx) })
 	return s.closeErr
@@ -206,6 +243,13 @@ func (s *server) close(ctx context.Context) error {
 		s.cancelRequests()
 	} else if s.ln != nil {
 		keep(s.ln.Close())
+	}
+	if s.feederDone != nil {
+		s.stopFeeder()
+		<-s.feederDone
+		if s.feederErr != nil && !errors.Is(s.feederErr, context.Canceled) {
+			keep(s.feederErr)
+		}
 	}
 	if s.store != nil {
 		if err := s.store.Close(); err != nil {

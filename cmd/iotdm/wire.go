@@ -10,6 +10,7 @@ import (
 	"github.com/iotdm/iotdm"
 	"github.com/iotdm/iotdm/internal/awsapi"
 	"github.com/iotdm/iotdm/internal/control"
+	"github.com/iotdm/iotdm/internal/fleetindex"
 	"github.com/iotdm/iotdm/internal/sqlite"
 )
 
@@ -30,6 +31,7 @@ type apiDeps struct {
 	httpEndpoint string    // host:port clients reach the HTTP endpoint at
 	mqttEndpoint string    // device endpoint DescribeEndpoint answers
 	logger       *slog.Logger
+	feeder       *fleetindex.Feeder // the fleet indices (AWS_Things, AWS_ThingGroups), already built
 }
 
 // newAPIHandler builds the services over the store and the SigV4 edge in
@@ -49,7 +51,8 @@ func newAPIHandler(d apiDeps) http.Handler {
 		Logger: d.logger.With("component", "awsapi"),
 	})
 	indexing := control.NewIndexing(d.store, control.IndexingOptions{Logger: d.logger})
-	edge.Handle("iot", awsapi.NewIoT(registry, awsapi.IndexingRoutes(indexing, registry)))
+	search := control.NewSearch(d.store, d.feeder, control.SearchOptions{Logger: d.logger})
+	edge.Handle("iot", awsapi.NewIoT(registry, awsapi.IndexingRoutes(indexing, registry), awsapi.SearchRoutes(search)))
 	// The SDK models sign iot-data requests as iotdata; the developer guide
 	// tells hand-written clients to sign as iotdevicegateway. Both reach the
 	// same shadows.

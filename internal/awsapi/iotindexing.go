@@ -24,3 +24,17 @@ func IndexingRoutes(ix iotdm.Indexing, dg iotdm.DynamicGroups) []Route {
 		Op("DeleteDynamicThingGroup", del, "/dynamic-thing-groups/{thingGroupName}", dg.DeleteDynamicThingGroup),
 	}
 }
+
+// SearchRoutes are the routes of fleet index searches and aggregations
+// (AWS §2.4, §2.5), with the methods and URI templates of the botocore iot
+// model; pass them to NewIoT.
+func SearchRoutes(s iotdm.Search) []Route {
+	const post = http.MethodPost
+	return []Route{
+		Op("SearchIndex", post, "/indices/search", s.SearchIndex),
+		Op("GetStatistics", post, "/indices/statistics", s.GetStatistics),
+		Op("GetCardinality", post, "/indices/cardinality", s.GetCardinality),
+		Op("GetPercentiles", post, "/indices/percentiles", s.GetPercentiles),
+		Op("GetBucketsAggregation", post, "/indices/buckets", s.GetBucketsAggregation),
+	}
+}

@@ -45,9 +45,35 @@ func (fakeIndexing) DeleteDynamicThingGroup(context.Context, *iotdm.DeleteDynami
 	return &iotdm.Empty{}, nil
 }
 
+// fakeSearch is an iotdm.Search that answers with empty outputs.
+type fakeSearch struct{}
+
+var _ iotdm.Search = fakeSearch{}
+
+func (fakeSearch) SearchIndex(context.Context, *iotdm.SearchIndexInput) (*iotdm.SearchIndexOutput, error) {
+	return &iotdm.SearchIndexOutput{}, nil
+}
+
+func (fakeSearch) GetStatistics(context.Context, *iotdm.GetStatisticsInput) (*iotdm.GetStatisticsOutput, error) {
+	return &iotdm.GetStatisticsOutput{}, nil
+}
+
+func (fakeSearch) GetCardinality(context.Context, *iotdm.GetCardinalityInput) (*iotdm.GetCardinalityOutput, error) {
+	return &iotdm.GetCardinalityOutput{}, nil
+}
+
+func (fakeSearch) GetPercentiles(context.Context, *iotdm.GetPercentilesInput) (*iotdm.GetPercentilesOutput, error) {
+	return &iotdm.GetPercentilesOutput{}, nil
+}
+
+func (fakeSearch) GetBucketsAggregation(context.Context, *iotdm.GetBucketsAggregationInput) (*iotdm.GetBucketsAggregationOutput, error) {
+	return &iotdm.GetBucketsAggregationOutput{}, nil
+}
+
 // allIoTRoutes is every route NewIoT serves in cmd/iotdm.
 func allIoTRoutes() []Route {
-	return append(iotRoutes(&fakeRegistry{}), IndexingRoutes(fakeIndexing{}, fakeIndexing{})...)
+	routes := append(iotRoutes(&fakeRegistry{}), IndexingRoutes(fakeIndexing{}, fakeIndexing{})...)
+	return append(routes, SearchRoutes(fakeSearch{})...)
 }
 
 func TestIndexingRoutesCoverServices(t *testing.T) {
@@ -58,7 +84,7 @@ func TestIndexingRoutesCoverServices(t *testing.T) {
 		}
 		routes[r.Name] = true
 	}
-	for _, iface := range []reflect.Type{reflect.TypeFor[iotdm.Indexing](), reflect.TypeFor[iotdm.DynamicGroups]()} {
+	for _, iface := range []reflect.Type{reflect.TypeFor[iotdm.Indexing](), reflect.TypeFor[iotdm.DynamicGroups](), reflect.TypeFor[iotdm.Search]()} {
 		for i := range iface.NumMethod() {
 			if name := iface.Method(i).Name; !routes[name] {
 				t.Errorf("%s.%s has no route", iface.Name(), name)
@@ -68,5 +94,8 @@ func TestIndexingRoutesCoverServices(t *testing.T) {
 	if got, want := len(IndexingRoutes(fakeIndexing{}, fakeIndexing{})),
 		reflect.TypeFor[iotdm.Indexing]().NumMethod()+reflect.TypeFor[iotdm.DynamicGroups]().NumMethod(); got != want {
 		t.Errorf("%d indexing routes for %d methods", got, want)
+	}
+	if got, want := len(SearchRoutes(fakeSearch{})), reflect.TypeFor[iotdm.Search]().NumMethod(); got != want {
+		t.Errorf("%d search routes for %d methods", got, want)
 	}
 }
