@@ -256,6 +256,49 @@ check "get-buckets-aggregation" "4 1.2.0 2" \
 	aws iot get-buckets-aggregation --query-string '*' --aggregation-field attributes.firmware \
 	--buckets-aggregation-type 'termsAggregation={maxBuckets=1}' --query '[totalCount, buckets[0].keyValue, buckets[0].count]' --output text
 
+# Dynamic thing groups: membership follows the query as attributes and shadows change.
+# members GROUP: the group's things, space-separated.
+members() {
+	aws iot list-things-in-thing-group --thing-group-name "$1" --query things --output text | tr -s '\t\n' '  ' | sed -e 's/ $//'
+}
+# eventually WANT GROUP: poll the group's members for up to 3 s until they are WANT.
+eventually() {
+	local want=$1 group=$2 got=""
+	for _ in $(seq 1 30); do
+		got=$(members "$group")
+		[ "$got" = "$want" ] && break
+		sleep 0.1
+	done
+	printf '%s' "$got"
+}
+check "create-dynamic-thing-group" "Firmware120 attributes.firmware:1.2.0" \
+	aws iot create-dynamic-thing-group --thing-group-name Firmware120 --query-string 'attributes.firmware:1.2.0' \
+	--query '[thingGroupName, queryString]' --output text
+check "dynamic group members" "temp-sensor-01 temp-sensor-04" bash -c "$(declare -f members eventually); eventually 'temp-sensor-01 temp-sensor-04' Firmware120"
+check "dynamic group gains a thing" "temp-sensor-01 temp-sensor-02 temp-sensor-04" bash -c "$(declare -f members eventually);
+	aws iot update-thing --thing-name temp-sensor-02 --attribute-payload '{\"attributes\":{\"firmware\":\"1.2.0\"},\"merge\":true}' &&
+	eventually 'temp-sensor-01 temp-sensor-02 temp-sensor-04' Firmware120"
+check "dynamic group loses a thing" "temp-sensor-02 temp-sensor-04" bash -c "$(declare -f members eventually);
+	aws iot update-thing --thing-name temp-sensor-01 --attribute-payload '{\"attributes\":{\"firmware\":\"1.3.0\"},\"merge\":true}' &&
+	eventually 'temp-sensor-02 temp-sensor-04' Firmware120"
+check "list-thing-groups-for-thing shows the dynamic group" "Firmware120" bash -c "
+	aws iot list-thing-groups-for-thing --thing-name temp-sensor-02 --query 'thingGroups[?groupName==\`Firmware120\`].groupName' --output text"
+check_error "add-thing-to-thing-group on a dynamic group" InvalidRequestException \
+	aws iot add-thing-to-thing-group --thing-group-name Firmware120 --thing-name temp-sensor-03
+check "dynamic group on a shadow field" "HotSensors" \
+	aws iot create-dynamic-thing-group --thing-group-name HotSensors --query-string 'shadow.reported.heat > 30' --query thingGroupName --output text
+check "shadow change joins the group" "temp-sensor-03" bash -c "$(declare -f members eventually shadow_update); $(declare -p raw_payload);
+	shadow_update temp-sensor-03 '{\"state\":{\"reported\":{\"heat\":35}}}' >/dev/null &&
+	eventually temp-sensor-03 HotSensors"
+check "shadow change leaves the group" "" bash -c "$(declare -f members eventually shadow_update); $(declare -p raw_payload);
+	shadow_update temp-sensor-03 '{\"state\":{\"reported\":{\"heat\":10}}}' >/dev/null &&
+	eventually '' HotSensors"
+check_error "create-dynamic-thing-group bad query" InvalidQueryException \
+	aws iot create-dynamic-thing-group --thing-group-name Broken --query-string 'attributes.firmware:(1.2.0 OR'
+check "delete-dynamic-thing-group" "0" bash -c '
+	aws iot delete-dynamic-thing-group --thing-group-name HotSensors &&
+	aws iot list-thing-groups --name-prefix-filter HotSensors --query "length(thingGroups)"'
+
 # Deletes.
 check "deprecate-thing-type" "True" bash -c '
 	aws iot deprecate-thing-type --thing-type-name TemperatureSensor &&
@@ -270,7 +313,7 @@ check "delete-thing" "3" bash -c '
 	aws iot list-things --query "length(things)"'
 check "shadow outlives its thing" "21.5" bash -c "
 	aws iot-data get-thing-shadow --thing-name temp-sensor-04 /dev/stdout | python3 '$work/fields' state.reported.temp"
-check "delete-thing-group" "ProductionSensors" bash -c '
+check "delete-thing-group" "Firmware120 ProductionSensors" bash -c '
 	aws iot delete-thing-group --thing-group-name BuildingA &&
 	aws iot list-thing-groups --query "thingGroups[].groupName" --output text'
 
