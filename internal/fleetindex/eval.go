@@ -166,16 +166,15 @@ func (ix *Index) evalTerm(t *query.Term) *roaring.Bitmap {
 		g := compileGlob(strings.ToLower(t.Value.Text))
 		prefix := g.prefix()
 		exact := len(prefix) > 0 && len(g) == len([]rune(prefix))
+		var u union
 		for _, f := range fs {
 			if exact {
-				if bm := f.dict.post[prefix]; bm != nil {
-					bms = append(bms, bm)
-				}
+				u.term(&f.dict, prefix)
 				continue
 			}
-			f.dict.prefixScan(prefix, g.match, func(bm *roaring.Bitmap) { bms = append(bms, bm) })
+			f.dict.prefixScan(prefix, g.match, u.add)
 		}
-		return roaring.FastOr(bms...)
+		return u.result()
 	}
 	if n, ok := t.Value.Number(); ok {
 		r := numRange{lo: n, hi: n, loIn: true, hiIn: true}
@@ -194,23 +193,24 @@ func (ix *Index) evalTerm(t *query.Term) *roaring.Bitmap {
 			}
 		}
 	case 1:
+		var u union
 		for _, f := range fs {
-			if bm := f.dict.post[q[0]]; bm != nil {
-				bms = append(bms, bm)
-			}
+			u.term(&f.dict, q[0])
+		}
+		bms = append(bms, u.bms...)
+		if len(u.ones) > 0 {
+			bms = append(bms, roaring.BitmapOf(u.ones...))
 		}
 	default:
 		// Candidates hold every word in some of the fields; query.Match
 		// checks order and adjacency within one value.
 		var cand *roaring.Bitmap
 		for _, w := range q {
-			var per []*roaring.Bitmap
+			var per union
 			for _, f := range fs {
-				if bm := f.dict.post[w]; bm != nil {
-					per = append(per, bm)
-				}
+				per.term(&f.dict, w)
 			}
-			u := roaring.FastOr(per...)
+			u := per.result()
 			if cand == nil {
 				cand = u
 			} else {
@@ -272,10 +272,11 @@ func (ix *Index) evalRange(path string, lo, hi query.Bound) *roaring.Bitmap {
 	keep := func(s string) bool {
 		return lo.Open || lo.Inclusive || s != ls
 	}
+	var u union
 	for _, f := range fs {
-		f.dict.scan(start, inHi, keep, func(bm *roaring.Bitmap) { bms = append(bms, bm) })
+		f.dict.scan(start, inHi, keep, u.add)
 	}
-	return roaring.FastOr(bms...)
+	return u.result()
 }
 
 // glob is a compiled wildcard pattern as query.Match compiles it (AWS

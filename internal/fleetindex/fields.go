@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/iotdm/iotdm/internal/query"
 )
@@ -68,6 +69,53 @@ func terms(text string) []string {
 	return strings.FieldsFunc(text, unicode.IsSpace)
 }
 
+// nextTerm returns the first term of text at or after byte i and the index
+// just after it; the term is "" when there is none. It splits exactly as
+// terms does, without allocating.
+func nextTerm(text string, i int) (string, int) {
+	for i < len(text) {
+		c := text[i]
+		if c < utf8.RuneSelf {
+			if !asciiSpace(c) {
+				break
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(text[i:])
+		if !unicode.IsSpace(r) {
+			break
+		}
+		i += n
+	}
+	start := i
+	for i < len(text) {
+		c := text[i]
+		if c < utf8.RuneSelf {
+			if asciiSpace(c) {
+				break
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(text[i:])
+		if unicode.IsSpace(r) {
+			break
+		}
+		i += n
+	}
+	return text[start:i], i
+}
+
+// asciiSpace is unicode.IsSpace for ASCII bytes.
+func asciiSpace(c byte) bool {
+	switch c {
+	case '\t', '\n', '\v', '\f', '\r', ' ':
+		return true
+	}
+	return false
+}
+
 // fieldKey names one posting structure. A path holds leaves reached in a
 // way that bare terms search and leaves they skip (connectivity, version
 // fields, derived hasDelta; AWS §2.1, §2.3); the two are kept apart so a
@@ -86,6 +134,29 @@ type walker struct {
 	// exists, if set, is called for every path at or under which a leaf
 	// (not a derived one) lies: what field:* answers.
 	exists func(path string)
+	// paths, if set, interns joined paths (writer side only).
+	paths map[pathKey]string
+}
+
+type pathKey struct{ parent, key string }
+
+// maxPaths bounds the path cache; past it paths are joined afresh.
+const maxPaths = 1 << 16
+
+// join joins path and key, reusing the interned string when it can.
+func (w *walker) join(path, key string) string {
+	if w.paths == nil {
+		return join(path, key)
+	}
+	k := pathKey{path, key}
+	if p, ok := w.paths[k]; ok {
+		return p
+	}
+	p := strings.Clone(join(path, key))
+	if len(w.paths) < maxPaths {
+		w.paths[pathKey{path, strings.Clone(key)}] = p
+	}
+	return p
 }
 
 func join(path, key string) string {
@@ -117,6 +188,7 @@ func (w *walker) doc(doc map[string]any) {
 		if !w.enter(k) {
 			continue
 		}
+		k := w.join("", k)
 		var hit bool
 		switch k {
 		case "connectivity", "version":
@@ -142,7 +214,7 @@ func (w *walker) doc(doc map[string]any) {
 func (w *walker) shadow(sh map[string]any, path string, derive bool) bool {
 	var hit bool
 	for k, v := range sh {
-		p := path + "." + k
+		p := w.join(path, k)
 		if !w.enter(p) {
 			continue
 		}
@@ -165,7 +237,7 @@ func (w *walker) shadow(sh map[string]any, path string, derive bool) bool {
 		}
 	}
 	if _, ok := sh["hasDelta"]; derive && !ok {
-		p := path + ".hasDelta"
+		p := w.join(path, "hasDelta")
 		if w.target == "" || w.target == p {
 			d, _ := sh["delta"].(map[string]any)
 			l, _ := makeLeaf(len(d) > 0)
@@ -179,7 +251,7 @@ func (w *walker) shadow(sh map[string]any, path string, derive bool) bool {
 func (w *walker) names(names map[string]any, path string, derive bool) bool {
 	var hit bool
 	for n, v := range names {
-		p := path + "." + n
+		p := w.join(path, n)
 		if !w.enter(p) {
 			continue
 		}
@@ -207,7 +279,7 @@ func (w *walker) value(v any, path string, hidden bool) bool {
 	case map[string]any:
 		var hit bool
 		for k, c := range v {
-			p := join(path, k)
+			p := w.join(path, k)
 			if w.enter(p) && w.value(c, p, hidden) {
 				w.mark(p)
 				hit = true
@@ -217,7 +289,7 @@ func (w *walker) value(v any, path string, hidden bool) bool {
 	case map[string]string:
 		var hit bool
 		for k, c := range v {
-			p := join(path, k)
+			p := w.join(path, k)
 			if w.enter(p) && w.value(c, p, hidden) {
 				w.mark(p)
 				hit = true
@@ -257,30 +329,64 @@ func (w *walker) value(v any, path string, hidden bool) bool {
 	return ok
 }
 
-// flat is a document flattened for indexing.
+// flat is a document flattened for indexing. Its buffers are reused from
+// one document to the next.
 type flat struct {
-	leaves     map[fieldKey][]leaf
+	idx        map[fieldKey]int // key → position in keys and vals
+	keys       []fieldKey
+	vals       [][]leaf // vals[i] are the leaves of keys[i]; reused past len(keys)
 	exists     map[string]struct{}
 	searchable bool // some leaf is searched by bare terms
+	w          walker
 }
 
-func flatten(doc map[string]any) flat {
-	f := flat{leaves: map[fieldKey][]leaf{}, exists: map[string]struct{}{}}
-	if doc == nil {
-		return f
-	}
-	w := walker{
-		leaf: func(path string, hidden bool, l leaf) {
-			k := fieldKey{path, hidden}
-			f.leaves[k] = append(f.leaves[k], l)
-			if !hidden {
-				f.searchable = true
-			}
-		},
-		exists: func(path string) { f.exists[path] = struct{}{} },
-	}
-	w.doc(doc)
+func newFlat(paths map[pathKey]string) *flat {
+	f := &flat{idx: map[fieldKey]int{}, exists: map[string]struct{}{}}
+	f.w = walker{leaf: f.addLeaf, exists: f.addExists, paths: paths}
 	return f
+}
+
+func (f *flat) addLeaf(path string, hidden bool, l leaf) {
+	k := fieldKey{path, hidden}
+	i, ok := f.idx[k]
+	if !ok {
+		i = len(f.keys)
+		f.idx[k] = i
+		f.keys = append(f.keys, k)
+		if i == len(f.vals) {
+			f.vals = append(f.vals, nil)
+		}
+	}
+	f.vals[i] = append(f.vals[i], l)
+	if !hidden {
+		f.searchable = true
+	}
+}
+
+func (f *flat) addExists(path string) { f.exists[path] = struct{}{} }
+
+// get returns the leaves of k.
+func (f *flat) get(k fieldKey) ([]leaf, bool) {
+	i, ok := f.idx[k]
+	if !ok {
+		return nil, false
+	}
+	return f.vals[i], true
+}
+
+// fill flattens doc (nil is empty) into f, replacing its contents.
+func (f *flat) fill(doc map[string]any) {
+	clear(f.idx)
+	clear(f.exists)
+	for i := range f.keys {
+		clear(f.vals[i]) // drop references to old strings
+		f.vals[i] = f.vals[i][:0]
+	}
+	f.keys = f.keys[:0]
+	f.searchable = false
+	if doc != nil {
+		f.w.doc(doc)
+	}
 }
 
 // leavesAt returns the leaves of doc at field, as query.Match's field

@@ -36,9 +36,16 @@ type Index struct {
 	exists     map[string]*roaring.Bitmap // path → documents with a leaf at or under it
 	searchable *roaring.Bitmap            // documents with a leaf a bare term searches
 
-	standing map[string]*standing // dynamic thing groups (AWS §3)
+	standing map[string]*standing   // dynamic thing groups (AWS §3)
+	byPath   map[string][]*standing // standing queries by the paths they read, see watchPaths
+	round    uint64                 // percolation round, see standing.seen
 
 	minDirty int // numeric snapshot rebuild slack, see numCol
+
+	// Writer-side scratch, reused by every Put and Delete.
+	paths    map[pathKey]string // interned field paths
+	old, cur *flat
+	changed  map[string]bool
 }
 
 // New returns an empty index.
@@ -47,7 +54,12 @@ func New() *Index {
 }
 
 func newIndex(minDirty int) *Index {
+	paths := map[pathKey]string{}
 	return &Index{
+		paths:      paths,
+		old:        newFlat(paths),
+		cur:        newFlat(paths),
+		changed:    map[string]bool{},
 		minDirty:   minDirty,
 		nums:       map[string]uint32{},
 		all:        roaring.New(),
@@ -95,7 +107,9 @@ func (ix *Index) Put(id string, doc map[string]any) []MembershipChange {
 		n = ix.alloc(id)
 	}
 	ix.docs[n] = doc
-	changed := ix.reindex(n, flatten(old), flatten(doc))
+	ix.old.fill(old)
+	ix.cur.fill(doc)
+	changed := ix.reindex(n, ix.old, ix.cur)
 	return ix.percolate(id, n, doc, existed, changed)
 }
 
@@ -108,7 +122,9 @@ func (ix *Index) Delete(id string) []MembershipChange {
 	if !ok {
 		return nil
 	}
-	ix.reindex(n, flatten(ix.docs[n]), flat{})
+	ix.old.fill(ix.docs[n])
+	ix.cur.fill(nil)
+	ix.reindex(n, ix.old, ix.cur)
 	changes := ix.dropMember(id, n)
 	delete(ix.nums, id)
 	ix.docs[n] = nil
@@ -138,10 +154,12 @@ func (ix *Index) alloc(id string) uint32 {
 // reindex moves document n from the postings of old to those of new,
 // touching only the fields whose leaves differ, and returns the paths
 // whose leaves or existence changed (for the percolator).
-func (ix *Index) reindex(n uint32, old, new flat) map[string]bool {
-	changed := map[string]bool{}
-	for k, ol := range old.leaves {
-		nl, ok := new.leaves[k]
+func (ix *Index) reindex(n uint32, old, new *flat) map[string]bool {
+	changed := ix.changed
+	clear(changed)
+	for i, k := range old.keys {
+		ol := old.vals[i]
+		nl, ok := new.get(k)
 		if ok && sameLeaves(ol, nl) {
 			continue
 		}
@@ -154,8 +172,8 @@ func (ix *Index) reindex(n uint32, old, new flat) map[string]bool {
 			delete(ix.fields, k)
 		}
 	}
-	for k, nl := range new.leaves {
-		if _, ok := old.leaves[k]; ok {
+	for i, k := range new.keys {
+		if _, ok := old.idx[k]; ok {
 			continue
 		}
 		changed[k.path] = true
@@ -164,7 +182,7 @@ func (ix *Index) reindex(n uint32, old, new flat) map[string]bool {
 			f = newField(ix.minDirty)
 			ix.fields[k] = f
 		}
-		f.add(n, nl)
+		f.add(n, new.vals[i])
 	}
 	for p := range old.exists {
 		if _, ok := new.exists[p]; !ok {

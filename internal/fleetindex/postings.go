@@ -21,22 +21,23 @@ type field struct {
 }
 
 func newField(minDirty int) *field {
-	return &field{docs: roaring.New(), dict: termDict{post: map[string]*roaring.Bitmap{}}, minDirty: minDirty}
+	return &field{docs: roaring.New(), dict: newTermDict(), minDirty: minDirty}
 }
 
 // add indexes the leaves of document d.
 func (f *field) add(d uint32, leaves []leaf) {
 	f.docs.Add(d)
-	var nums []float64
+	var buf [4]float64
+	nums := buf[:0]
 	for _, l := range leaves {
-		ts := terms(l.text)
-		if len(ts) == 0 {
+		t, i := nextTerm(l.text, 0)
+		if t == "" {
 			if f.empty == nil {
 				f.empty = roaring.New()
 			}
 			f.empty.Add(d)
 		}
-		for _, t := range ts {
+		for ; t != ""; t, i = nextTerm(l.text, i) {
 			f.dict.add(t, d)
 		}
 		if l.isNum {
@@ -58,7 +59,7 @@ func (f *field) remove(d uint32, leaves []leaf) {
 		f.empty.Remove(d)
 	}
 	for _, l := range leaves {
-		for _, t := range terms(l.text) {
+		for t, i := nextTerm(l.text, 0); t != ""; t, i = nextTerm(l.text, i) {
 			f.dict.remove(t, d)
 		}
 	}
@@ -68,57 +69,106 @@ func (f *field) remove(d uint32, leaves []leaf) {
 }
 
 // termDict maps lower-cased terms to documents and keeps them sorted for
-// prefix, wildcard and string-range scans (AWS §2.3). New terms wait in
-// pending until a merge; removed terms stay in sorted as stale entries
-// until then. Merges run on the writer side, so readers never mutate.
+// prefix, wildcard and string-range scans (AWS §2.3). A term held by one
+// document keeps that document inline in one (no bitmap: most terms of
+// names, IDs and measured values are unique to a document); a second
+// document moves it to a bitmap in post. New terms wait in pending until a
+// merge; terms whose last document left stay in sorted or pending, listed
+// in gone, until then. Merges run on the writer side, so readers never
+// mutate.
+//
+// Invariants: the live terms (keys of one and post) and gone are disjoint,
+// and their union is exactly sorted ∪ pending, which are disjoint too.
 type termDict struct {
+	one     map[string]uint32
 	post    map[string]*roaring.Bitmap
-	sorted  []string // sorted; may hold stale terms (absent from post)
-	pending []string // unsorted new terms; may repeat sorted's stale terms
-	stale   int
+	sorted  []string            // sorted; may hold gone terms
+	pending []string            // unsorted new terms; may hold gone terms
+	gone    map[string]struct{} // dead terms still in sorted or pending
+}
+
+func newTermDict() termDict {
+	return termDict{one: map[string]uint32{}, post: map[string]*roaring.Bitmap{}}
 }
 
 func (t *termDict) add(term string, d uint32) {
-	bm := t.post[term]
-	if bm == nil {
-		bm = roaring.New()
-		t.post[term] = bm
-		t.pending = append(t.pending, term)
-		t.maybeMerge()
+	if bm := t.post[term]; bm != nil {
+		bm.Add(d)
+		return
 	}
-	bm.Add(d)
+	if o, ok := t.one[term]; ok {
+		if o == d {
+			return
+		}
+		delete(t.one, term)
+		t.post[term] = roaring.BitmapOf(o, d)
+		return
+	}
+	t.one[term] = d
+	if _, ok := t.gone[term]; ok {
+		delete(t.gone, term) // still listed in sorted or pending
+		return
+	}
+	t.pending = append(t.pending, term)
+	t.maybeMerge()
 }
 
 func (t *termDict) remove(term string, d uint32) {
-	bm := t.post[term]
-	if bm == nil {
+	if bm := t.post[term]; bm != nil {
+		bm.Remove(d)
+		switch bm.GetCardinality() {
+		case 0:
+			delete(t.post, term)
+			t.markGone(term)
+		case 1:
+			delete(t.post, term)
+			t.one[term] = bm.Minimum()
+		}
 		return
 	}
-	bm.Remove(d)
-	if bm.IsEmpty() {
-		delete(t.post, term)
-		t.stale++
-		t.maybeMerge()
+	if o, ok := t.one[term]; ok && o == d {
+		delete(t.one, term)
+		t.markGone(term)
 	}
 }
 
-// maybeMerge folds pending into sorted once pending or stale exceed a
+func (t *termDict) markGone(term string) {
+	if t.gone == nil {
+		t.gone = map[string]struct{}{}
+	}
+	t.gone[term] = struct{}{}
+	t.maybeMerge()
+}
+
+// lookup returns the documents of term: a bitmap, or the one document.
+func (t *termDict) lookup(term string) (bm *roaring.Bitmap, one uint32, ok bool) {
+	if bm := t.post[term]; bm != nil {
+		return bm, 0, true
+	}
+	one, ok = t.one[term]
+	return nil, one, ok
+}
+
+// len is the number of live terms.
+func (t *termDict) len() int { return len(t.one) + len(t.post) }
+
+// maybeMerge folds pending into sorted once pending or gone exceed a
 // fraction of the dictionary: amortised O(1) copies per new term.
 func (t *termDict) maybeMerge() {
 	limit := 32 + len(t.sorted)/32
-	if len(t.pending) <= limit && t.stale <= limit {
+	if len(t.pending) <= limit && len(t.gone) <= limit {
 		return
 	}
 	// Sort the few pending terms, then merge them linearly into sorted,
-	// dropping stale and repeated terms.
+	// dropping gone terms (the two lists share none).
 	add := make([]string, 0, len(t.pending))
 	for _, s := range t.pending {
-		if t.post[s] != nil {
+		if _, dead := t.gone[s]; !dead {
 			add = append(add, s)
 		}
 	}
 	slices.Sort(add)
-	all := make([]string, 0, len(t.post))
+	all := make([]string, 0, t.len())
 	i, j := 0, 0
 	for i < len(t.sorted) || j < len(add) {
 		var s string
@@ -129,40 +179,71 @@ func (t *termDict) maybeMerge() {
 			s = add[j]
 			j++
 		}
-		if t.post[s] != nil && (len(all) == 0 || all[len(all)-1] != s) {
+		if _, dead := t.gone[s]; !dead {
 			all = append(all, s)
 		}
 	}
 	t.sorted = all
 	t.pending = t.pending[:0]
-	t.stale = 0
+	clear(t.gone)
 }
 
-// scan calls fn with the bitmap of every live term in [lo, hi] (hi ""
-// with open set means unbounded) that keep accepts. A term may be seen
-// twice (stale duplicates); callers union, so that is harmless.
-func (t *termDict) scan(lo string, from func(string) bool, keep func(string) bool, fn func(*roaring.Bitmap)) {
+// union collects postings and builds their union.
+type union struct {
+	bms  []*roaring.Bitmap
+	ones []uint32
+}
+
+func (u *union) add(bm *roaring.Bitmap, one uint32) {
+	if bm != nil {
+		u.bms = append(u.bms, bm)
+	} else {
+		u.ones = append(u.ones, one)
+	}
+}
+
+// term adds the postings of term in t, if any.
+func (u *union) term(t *termDict, term string) {
+	if bm, one, ok := t.lookup(term); ok {
+		u.add(bm, one)
+	}
+}
+
+// result returns the union, a new bitmap the caller may modify.
+func (u *union) result() *roaring.Bitmap {
+	out := roaring.FastOr(u.bms...)
+	if len(u.ones) > 0 {
+		out.AddMany(u.ones)
+	}
+	return out
+}
+
+// scan calls fn with the postings of every live term in [lo, hi] (hi ""
+// with open set means unbounded) that keep accepts.
+func (t *termDict) scan(lo string, from func(string) bool, keep func(string) bool, fn func(*roaring.Bitmap, uint32)) {
 	i := sort.SearchStrings(t.sorted, lo)
 	for ; i < len(t.sorted); i++ {
 		s := t.sorted[i]
 		if !from(s) {
 			break
 		}
-		if bm := t.post[s]; bm != nil && keep(s) {
-			fn(bm)
+		if keep(s) {
+			if bm, one, ok := t.lookup(s); ok {
+				fn(bm, one)
+			}
 		}
 	}
 	for _, s := range t.pending {
 		if s >= lo && from(s) && keep(s) {
-			if bm := t.post[s]; bm != nil {
-				fn(bm)
+			if bm, one, ok := t.lookup(s); ok {
+				fn(bm, one)
 			}
 		}
 	}
 }
 
 // prefixScan visits live terms starting with prefix that keep accepts.
-func (t *termDict) prefixScan(prefix string, keep func(string) bool, fn func(*roaring.Bitmap)) {
+func (t *termDict) prefixScan(prefix string, keep func(string) bool, fn func(*roaring.Bitmap, uint32)) {
 	t.scan(prefix, func(s string) bool { return strings.HasPrefix(s, prefix) }, keep, fn)
 }
 
@@ -249,6 +330,22 @@ func (c *numCol) rebuild() {
 		c.sortedV[i], c.sortedD[i] = p.v, p.d
 	}
 	c.dirty.Clear()
+}
+
+// hasValueIn reports whether document d has a value in r; c may be nil.
+func (c *numCol) hasValueIn(d uint32, r numRange) bool {
+	if c == nil || !c.has.Contains(d) {
+		return false
+	}
+	if r.contains(c.first[d]) {
+		return true
+	}
+	for _, v := range c.extra[d] {
+		if r.contains(v) {
+			return true
+		}
+	}
+	return false
 }
 
 // values calls fn for every value of document d, which must be in has.
