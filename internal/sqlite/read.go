@@ -46,6 +46,9 @@ func (db *DB) Changes(ctx context.Context, after uint64, limit int) ([]iotdm.Cha
 	if after >= upTo {
 		return nil, nil
 	}
+	if out, ok := db.recent.read(after, upTo, limit); ok {
+		return out, nil
+	}
 	rows, err := db.changes.QueryContext(ctx, int64(after), int64(upTo), sqlLimit(limit))
 	if err != nil {
 		return nil, db.closedOr(fmt.Errorf("changes after %d: %w", after, err))

@@ -44,7 +44,8 @@ type DB struct {
 	maxSeq  *sql.Stmt
 	changes *sql.Stmt
 
-	cache entityCache // every committed entity; see cache.go
+	cache  entityCache   // every committed entity; see cache.go
+	recent recentChanges // the latest published changes; see recent.go
 
 	w          *writer
 	queue      chan *request

@@ -3,11 +3,13 @@ package sqlite
 import (
 	"fmt"
 	"os"
+	"time"
 )
 
 // syncBatch is a committed (or failed) batch on its way to its callers.
 type syncBatch struct {
-	err    error // why the batch's transaction failed, if it did
+	err    error     // why the batch's transaction failed, if it did
+	time   time.Time // the batch's Change.Time
 	reqs   []*request
 	writes []write // committed writes, empty if the batch failed or wrote nothing
 	last   uint64  // seq of the batch's last Change; meaningful when writes is not empty
@@ -47,6 +49,7 @@ func (db *DB) syncLoop(wal *os.File) {
 		for _, g := range group {
 			if syncErr == nil && len(g.writes) > 0 {
 				db.cache.apply(g.writes)
+				db.recent.add(g.writes, g.time)
 				db.publish(g.last)
 			}
 			// The writer may commit its next batch now; the callers of

@@ -244,7 +244,7 @@ func (w *writer) finish(b *syncBatch) {
 		} else if _, err := w.st.commit.ExecContext(w.bg); err != nil {
 			w.abort(b, fmt.Errorf("commit: %w", err))
 		} else {
-			b.writes, b.last = w.batch, w.last
+			b.writes, b.last, b.time = w.batch, w.last, time.Unix(0, w.now).UTC()
 			w.keepUnsynced()
 		}
 	}
