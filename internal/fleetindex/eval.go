@@ -163,16 +163,16 @@ func (ix *Index) evalTerm(t *query.Term) *roaring.Bitmap {
 	fs := ix.fieldsFor(t.Field)
 	var bms []*roaring.Bitmap
 	if t.Value.Kind == query.Pattern {
-		g := compileGlob(strings.ToLower(t.Value.Text))
-		prefix := g.prefix()
-		exact := len(prefix) > 0 && len(g) == len([]rune(prefix))
+		g := query.CompileGlob(strings.ToLower(t.Value.Text))
+		prefix := g.Prefix()
+		exact := len(prefix) > 0 && g.Literal()
 		var u union
 		for _, f := range fs {
 			if exact {
 				u.term(&f.dict, prefix)
 				continue
 			}
-			f.dict.prefixScan(prefix, g.match, u.add)
+			f.dict.prefixScan(prefix, g.Match, u.add)
 		}
 		return u.result()
 	}
@@ -277,70 +277,4 @@ func (ix *Index) evalRange(path string, lo, hi query.Bound) *roaring.Bitmap {
 		f.dict.scan(start, inHi, keep, u.add)
 	}
 	return u.result()
-}
-
-// glob is a compiled wildcard pattern as query.Match compiles it (AWS
-// §2.3): '*' any run, '?' one character, '\' escapes the next character.
-type glob []globElem
-
-type globElem struct {
-	kind byte // 'l' literal, '*' any run, '?' one character
-	r    rune
-}
-
-func compileGlob(p string) glob {
-	var g glob
-	rs := []rune(p)
-	for i := 0; i < len(rs); i++ {
-		switch r := rs[i]; {
-		case r == '\\' && i+1 < len(rs):
-			i++
-			g = append(g, globElem{kind: 'l', r: rs[i]})
-		case r == '*' || r == '?':
-			g = append(g, globElem{kind: byte(r)})
-		default:
-			g = append(g, globElem{kind: 'l', r: r})
-		}
-	}
-	return g
-}
-
-// prefix is the literal text before the first wildcard: every matching
-// term starts with it, which narrows the dictionary scan.
-func (g glob) prefix() string {
-	var b strings.Builder
-	for _, e := range g {
-		if e.kind != 'l' {
-			break
-		}
-		b.WriteRune(e.r)
-	}
-	return b.String()
-}
-
-// match is the linear-backtracking wildcard match over runes.
-func (g glob) match(s string) bool {
-	rs := []rune(s)
-	pi, si := 0, 0
-	star, mark := -1, 0
-	for si < len(rs) {
-		switch {
-		case pi < len(g) && (g[pi].kind == '?' || (g[pi].kind == 'l' && g[pi].r == rs[si])):
-			pi++
-			si++
-		case pi < len(g) && g[pi].kind == '*':
-			star, mark = pi, si
-			pi++
-		case star >= 0:
-			pi = star + 1
-			mark++
-			si = mark
-		default:
-			return false
-		}
-	}
-	for pi < len(g) && g[pi].kind == '*' {
-		pi++
-	}
-	return pi == len(g)
 }

@@ -274,9 +274,9 @@ func eachShadow(sh map[string]any, fn func(leaf) bool) bool {
 // matches when it matches one of l's words.
 func matchValue(v Value, l leaf) bool {
 	if v.Kind == Pattern {
-		p := compileGlob(strings.ToLower(v.Text))
+		p := CompileGlob(strings.ToLower(v.Text))
 		for _, t := range l.tokens {
-			if p.match(t) {
+			if p.Match(t) {
 				return true
 			}
 		}
@@ -362,57 +362,4 @@ func strIn(lo, hi Bound, s string) bool {
 		}
 	}
 	return true
-}
-
-// glob is a compiled pattern: '*' any run of characters, '?' exactly one;
-// a literal character is matched exactly (the pattern is lower-cased first).
-type glob []globElem
-
-type globElem struct {
-	kind byte // 'l' literal, '*' any run, '?' one character
-	r    rune
-}
-
-func compileGlob(p string) glob {
-	var g glob
-	rs := []rune(p)
-	for i := 0; i < len(rs); i++ {
-		switch r := rs[i]; {
-		case r == '\\' && i+1 < len(rs):
-			i++
-			g = append(g, globElem{kind: 'l', r: rs[i]})
-		case r == '*' || r == '?':
-			g = append(g, globElem{kind: byte(r)})
-		default:
-			g = append(g, globElem{kind: 'l', r: r})
-		}
-	}
-	return g
-}
-
-// match is the classic linear-backtracking wildcard match over runes.
-func (g glob) match(s string) bool {
-	rs := []rune(s)
-	pi, si := 0, 0
-	star, mark := -1, 0
-	for si < len(rs) {
-		switch {
-		case pi < len(g) && (g[pi].kind == '?' || (g[pi].kind == 'l' && g[pi].r == rs[si])):
-			pi++
-			si++
-		case pi < len(g) && g[pi].kind == '*':
-			star, mark = pi, si
-			pi++
-		case star >= 0:
-			pi = star + 1
-			mark++
-			si = mark
-		default:
-			return false
-		}
-	}
-	for pi < len(g) && g[pi].kind == '*' {
-		pi++
-	}
-	return pi == len(g)
 }

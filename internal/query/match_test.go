@@ -190,7 +190,7 @@ func TestGlob(t *testing.T) {
 		{"?", "ü", true},
 	}
 	for _, tt := range tests {
-		if got := compileGlob(tt.pattern).match(tt.s); got != tt.want {
+		if got := CompileGlob(tt.pattern).Match(tt.s); got != tt.want {
 			t.Errorf("glob(%q).match(%q) = %v, want %v", tt.pattern, tt.s, got, tt.want)
 		}
 	}
