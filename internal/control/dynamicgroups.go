@@ -151,32 +151,21 @@ func (r *Registry) UpdateDynamicThingGroup(ctx context.Context, in *iotdm.Update
 	if _, _, err := checkIndexAndVersion(in.IndexName, in.QueryVersion); err != nil {
 		return nil, err
 	}
-	out := &iotdm.UpdateDynamicThingGroupOutput{}
-	err := r.store.Update(ctx, func(ctx context.Context, tx iotdm.Tx) error {
-		g, err := r.loadDynamicGroup(ctx, tx, in.ThingGroupName)
-		if err != nil {
-			return err
-		}
-		if err := checkVersion("thing group", in.ThingGroupName, in.ExpectedVersion, g.Version); err != nil {
-			return err
-		}
-		if in.QueryString != "" && in.QueryString != g.QueryString {
+	version, err := r.updateGroup(ctx, in.ThingGroupName, in.ExpectedVersion, in.ThingGroupProperties, r.loadDynamicGroup,
+		func(ctx context.Context, tx iotdm.Tx, g *iotdm.ThingGroup) error {
+			if in.QueryString == "" || in.QueryString == g.QueryString {
+				return nil
+			}
 			if err := checkDynamicQuery(ctx, tx, in.QueryString); err != nil {
 				return err
 			}
 			g.QueryString = in.QueryString
-		}
-		if err := applyGroupProperties(g, in.ThingGroupProperties); err != nil {
-			return err
-		}
-		g.Version++
-		out.Version = g.Version
-		return put(ctx, tx, iotdm.KindThingGroup, g.ThingGroupName, g)
-	})
+			return nil
+		})
 	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	return &iotdm.UpdateDynamicThingGroupOutput{Version: version}, nil
 }
 
 // DeleteDynamicThingGroup deletes a dynamic group and its memberships.

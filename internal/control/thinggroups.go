@@ -287,26 +287,42 @@ func (r *Registry) UpdateThingGroup(ctx context.Context, in *iotdm.UpdateThingGr
 	if err := validateGroupProperties(in.ThingGroupProperties); err != nil {
 		return nil, err
 	}
-	out := &iotdm.UpdateThingGroupOutput{}
-	err := r.store.Update(ctx, func(ctx context.Context, tx iotdm.Tx) error {
-		g, err := r.loadGroup(ctx, tx, in.ThingGroupName)
-		if err != nil {
-			return err
-		}
-		if err := checkVersion("thing group", in.ThingGroupName, in.ExpectedVersion, g.Version); err != nil {
-			return err
-		}
-		if err := applyGroupProperties(g, in.ThingGroupProperties); err != nil {
-			return err
-		}
-		g.Version++
-		out.Version = g.Version
-		return put(ctx, tx, iotdm.KindThingGroup, g.ThingGroupName, g)
-	})
+	version, err := r.updateGroup(ctx, in.ThingGroupName, in.ExpectedVersion, in.ThingGroupProperties, r.loadGroup, nil)
 	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	return &iotdm.UpdateThingGroupOutput{Version: version}, nil
+}
+
+// updateGroup is the body of UpdateThingGroup and UpdateDynamicThingGroup:
+// in one transaction it loads the group with load, checks expectedVersion,
+// applies change (if any) and the properties, bumps the version and stores
+// the group. It returns the new version.
+func (r *Registry) updateGroup(ctx context.Context, name string, expected *int64, props *iotdm.ThingGroupProperties,
+	load func(context.Context, getter, string) (*iotdm.ThingGroup, error),
+	change func(context.Context, iotdm.Tx, *iotdm.ThingGroup) error) (int64, error) {
+	var version int64
+	err := r.store.Update(ctx, func(ctx context.Context, tx iotdm.Tx) error {
+		g, err := load(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		if err := checkVersion("thing group", name, expected, g.Version); err != nil {
+			return err
+		}
+		if change != nil {
+			if err := change(ctx, tx, g); err != nil {
+				return err
+			}
+		}
+		if err := applyGroupProperties(g, props); err != nil {
+			return err
+		}
+		g.Version++
+		version = g.Version
+		return put(ctx, tx, iotdm.KindThingGroup, g.ThingGroupName, g)
+	})
+	return version, err
 }
 
 // DeleteThingGroup deletes a static group without children; its members lose
