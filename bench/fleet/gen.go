@@ -135,7 +135,7 @@ type genStats struct {
 
 // generate writes the fleet into a fresh SQLite store at path, below the
 // API, with the entities the services would have written.
-func generate(ctx context.Context, path string, n int, groups []dynGroup, withDynamic bool) (genStats, error) {
+func generate(ctx context.Context, path string, n int, groups []dynGroup) (genStats, error) {
 	var st genStats
 	start := time.Now()
 	db, err := sqlite.Open(ctx, path, nil)
@@ -201,7 +201,7 @@ func generate(ctx context.Context, path string, n int, groups []dynGroup, withDy
 				err := db.Update(ctx, func(ctx context.Context, tx iotdm.Tx) error {
 					s = genStats{}
 					for i := b.from; i < b.to; i++ {
-						n, err := putThing(ctx, tx, i, groups, withDynamic, now)
+						n, err := putThing(ctx, tx, i, groups, now)
 						if err != nil {
 							return err
 						}
@@ -244,7 +244,7 @@ func generate(ctx context.Context, path string, n int, groups []dynGroup, withDy
 	if err := db.Close(); err != nil {
 		return st, err
 	}
-	st.entities = 1 + numTypes + numStatic + len(groups) + st.things + st.shadows + 2*(st.staticMembers+st.dynamicMembers)
+	st.entities = 1 + numTypes + numStatic + len(groups) + st.things + st.shadows + 2*st.staticMembers
 	st.took = time.Since(start)
 	return st, nil
 }
@@ -257,9 +257,10 @@ func putJSON(ctx context.Context, tx iotdm.Tx, kind, key string, v any) error {
 	return tx.Put(ctx, kind, key, b)
 }
 
-// putThing writes thing i, its classic shadow and its memberships, and
-// returns how many dynamic memberships it wrote.
-func putThing(ctx context.Context, tx iotdm.Tx, i int, groups []dynGroup, withDynamic bool, now iotdm.Timestamp) (int, error) {
+// putThing writes thing i, its classic shadow and its static memberships,
+// and returns how many dynamic groups it should be in (derived by the
+// server's fleet index, never stored).
+func putThing(ctx context.Context, tx iotdm.Tx, i int, groups []dynGroup, now iotdm.Timestamp) (int, error) {
 	name := thingName(i)
 	th := iotdm.Thing{ThingName: name, ThingID: uuid.NewString(), ThingARN: arn("thing", name), ThingTypeName: typeName(typeIdx(i)),
 		Attributes: attrs(i, locIdx(i)), Version: 1, CreationDate: now}
@@ -288,16 +289,10 @@ func putThing(ctx context.Context, tx iotdm.Tx, i int, groups []dynGroup, withDy
 			return 0, err
 		}
 	}
-	if !withDynamic {
-		return 0, nil
-	}
 	s := thingState{i: i, loc: locIdx(i), temp: temp, battery: batt}
 	n := 0
 	for _, g := range groups {
 		if g.match(s) {
-			if err := putMembership(ctx, tx, iotdm.Membership{ThingGroupName: g.name, ThingName: name, Dynamic: true, AddedAt: now}); err != nil {
-				return 0, err
-			}
 			n++
 		}
 	}

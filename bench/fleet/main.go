@@ -108,7 +108,7 @@ func run(ctx context.Context, cfg config) (string, error) {
 		return "", err
 	}
 	logf("generating %d things, %d dynamic groups", cfg.things, len(groups))
-	rep.gen, err = generate(ctx, filepath.Join(dataDir, "iotdm.db"), cfg.things, groups, true)
+	rep.gen, err = generate(ctx, filepath.Join(dataDir, "iotdm.db"), cfg.things, groups)
 	if err != nil {
 		return "", fmt.Errorf("generate: %w", err)
 	}

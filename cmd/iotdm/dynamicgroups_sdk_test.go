@@ -65,6 +65,12 @@ func TestSDKDynamicGroupMembership(t *testing.T) {
 		eventually(what, func() (bool, any) { got := list(); return equal(want...)(got), got })
 	}
 
+	status := func() []string {
+		out := must[*iot.DescribeThingGroupOutput](t, "DescribeThingGroup")(
+			c.DescribeThingGroup(ctx, &iot.DescribeThingGroupInput{ThingGroupName: aws.String("hot")}))
+		return []string{string(out.Status)}
+	}
+	listIs("status after create", status, "ACTIVE")
 	listIs("members after create", members, "hot-1", "hot-2")
 	listIs("groups of hot-1", func() []string { return groupsOf("hot-1") }, "hot", "plant")
 	listIs("groups of cold-1", func() []string { return groupsOf("cold-1") })
@@ -89,6 +95,31 @@ func TestSDKDynamicGroupMembership(t *testing.T) {
 	must[*iot.UpdateDynamicThingGroupOutput](t, "UpdateDynamicThingGroup")(c.UpdateDynamicThingGroup(ctx, &iot.UpdateDynamicThingGroupInput{
 		ThingGroupName: aws.String("hot"), QueryString: aws.String("attributes.temp > 70"), ThingGroupProperties: &types.ThingGroupProperties{}}))
 	listIs("members after query update", members, "hot-1")
+	listIs("status after query update", status, "ACTIVE")
+
+	// The group limit counts dynamic memberships: hot-1 is in plant and
+	// hot; nine more static groups are refused the last one unless the
+	// dynamic membership may be evicted (AWS §3 rule 4).
+	for i := range 9 {
+		name := "extra-" + string(rune('a'+i))
+		must[*iot.CreateThingGroupOutput](t, "CreateThingGroup")(c.CreateThingGroup(ctx, &iot.CreateThingGroupInput{ThingGroupName: aws.String(name)}))
+		_, err := c.AddThingToThingGroup(ctx, &iot.AddThingToThingGroupInput{ThingGroupName: aws.String(name), ThingName: aws.String("hot-1")})
+		if i < 8 && err != nil {
+			t.Fatalf("AddThingToThingGroup %s: %v", name, err)
+		}
+		if i == 8 {
+			wantAPIError(t, "AddThingToThingGroup at the limit", err, "LimitExceededException")
+			must[*iot.AddThingToThingGroupOutput](t, "AddThingToThingGroup override")(c.AddThingToThingGroup(ctx, &iot.AddThingToThingGroupInput{
+				ThingGroupName: aws.String(name), ThingName: aws.String("hot-1"), OverrideDynamicGroups: true}))
+		}
+	}
+	listIs("hot evicted by the override", members)
+	for i := range 9 {
+		name := "extra-" + string(rune('a'+i))
+		must[*iot.RemoveThingFromThingGroupOutput](t, "RemoveThingFromThingGroup")(c.RemoveThingFromThingGroup(ctx, &iot.RemoveThingFromThingGroupInput{
+			ThingGroupName: aws.String(name), ThingName: aws.String("hot-1")}))
+	}
+	listIs("hot back with room", members, "hot-1")
 	must[*iot.DeleteDynamicThingGroupOutput](t, "DeleteDynamicThingGroup")(c.DeleteDynamicThingGroup(ctx, &iot.DeleteDynamicThingGroupInput{ThingGroupName: aws.String("hot")}))
 	listIs("groups of hot-1 after delete", func() []string { return groupsOf("hot-1") }, "plant")
 }

@@ -44,6 +44,7 @@ func newAPIHandler(d apiDeps) http.Handler {
 		HTTPEndpoint: d.httpEndpoint,
 		// The registry takes 0 as "AWS's default" and a negative wait as none.
 		ThingTypeDeleteDelay: cmp.Or(d.cfg.ThingTypeDeleteWait, -1),
+		Dynamic:              d.feeder,
 		Logger:               d.logger, // the registry names its own component
 	})
 	edge := awsapi.New(awsapi.Config{

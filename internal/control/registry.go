@@ -31,9 +31,35 @@ type RegistryOptions struct {
 	// SingleHierarchy enforces the documented rule that a thing may not be
 	// in two static groups of the same hierarchy.
 	SingleHierarchy bool
-	Logger          *slog.Logger
+	// Dynamic answers dynamic thing group membership (derived state of the
+	// fleet index); nil means no dynamic group has members.
+	Dynamic DynamicMembership
+	Logger  *slog.Logger
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+}
+
+// DynamicMembership answers which things are in dynamic thing groups
+// (AWS §3). It is derived state, kept by the fleet index
+// (fleetindex.Feeder), not stored.
+type DynamicMembership interface {
+	// DynamicGroupsOf returns the dynamic groups thing is in, sorted.
+	DynamicGroupsOf(thing string) []string
+	// DynamicMembers returns the things in dynamic group name, sorted.
+	DynamicMembers(name string) []string
+	// DynamicGroupStatus returns BUILDING, REBUILDING or ACTIVE for a
+	// dynamic group whose current query is q.
+	DynamicGroupStatus(name, q string) string
+}
+
+// noDynamicMembers is the DynamicMembership of a registry without a fleet
+// index.
+type noDynamicMembers struct{}
+
+func (noDynamicMembers) DynamicGroupsOf(string) []string { return nil }
+func (noDynamicMembers) DynamicMembers(string) []string  { return nil }
+func (noDynamicMembers) DynamicGroupStatus(string, string) string {
+	return iotdm.DynamicGroupBuilding
 }
 
 // Registry implements iotdm.Registry on an iotdm.Store.
@@ -52,6 +78,9 @@ func NewRegistry(store iotdm.Store, opts RegistryOptions) *Registry {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Dynamic == nil {
+		opts.Dynamic = noDynamicMembers{}
 	}
 	if opts.ThingTypeDeleteDelay == 0 {
 		opts.ThingTypeDeleteDelay = 5 * time.Minute

@@ -247,8 +247,18 @@ func (r *Registry) DescribeThingGroup(ctx context.Context, in *iotdm.DescribeThi
 		IndexName:            g.IndexName,
 		QueryString:          g.QueryString,
 		QueryVersion:         g.QueryVersion,
-		Status:               g.Status,
+		Status:               r.groupStatus(g),
 	}, nil
+}
+
+// groupStatus is a dynamic group's status as the fleet index has it (AWS
+// §3: BUILDING until its membership is complete, REBUILDING after a query
+// change); static groups have none.
+func (r *Registry) groupStatus(g *iotdm.ThingGroup) string {
+	if !g.Dynamic() {
+		return g.Status
+	}
+	return r.opts.Dynamic.DynamicGroupStatus(g.ThingGroupName, g.QueryString)
 }
 
 // applyGroupProperties applies an update's properties to g: a non-empty
@@ -464,7 +474,7 @@ func (r *Registry) nameFromRef(member, resource, name, arn string) (string, erro
 }
 
 // addToGroup adds thing to group inside tx, enforcing the membership rules.
-func (r *Registry) addToGroup(ctx context.Context, tx iotdm.Tx, group, thing string) error {
+func (r *Registry) addToGroup(ctx context.Context, tx iotdm.Tx, group, thing string, overrideDynamic bool) error {
 	g, err := r.loadGroup(ctx, tx, group)
 	if err != nil {
 		return err
@@ -482,7 +492,15 @@ func (r *Registry) addToGroup(ctx context.Context, tx iotdm.Tx, group, thing str
 	if err != nil {
 		return err
 	}
-	if len(current) >= maxGroupsPerThing {
+	// Dynamic memberships count against the limit, unless the caller lets
+	// the static group evict the newest of them (AWS §3 rule 4): static
+	// groups always keep their place, so the eviction is what the fleet
+	// index derives once the membership is stored.
+	dynamic := 0
+	if !overrideDynamic {
+		dynamic = len(r.opts.Dynamic.DynamicGroupsOf(thing))
+	}
+	if len(current)+dynamic >= maxGroupsPerThing {
 		return iotdm.Errorf(iotdm.ErrLimitExceeded, "Thing %s is already in the maximum of %d thing groups", thing, maxGroupsPerThing)
 	}
 	if r.opts.SingleHierarchy {
@@ -527,7 +545,7 @@ func (r *Registry) AddThingToThingGroup(ctx context.Context, in *iotdm.AddThingT
 		return nil, err
 	}
 	return r.write(ctx, func(ctx context.Context, tx iotdm.Tx) error {
-		return r.addToGroup(ctx, tx, group, thing)
+		return r.addToGroup(ctx, tx, group, thing, in.OverrideDynamicGroups)
 	})
 }
 
@@ -583,7 +601,7 @@ func (r *Registry) UpdateThingGroupsForThing(ctx context.Context, in *iotdm.Upda
 			}
 		}
 		for _, g := range in.ThingGroupsToAdd {
-			if err := r.addToGroup(ctx, tx, g, in.ThingName); err != nil {
+			if err := r.addToGroup(ctx, tx, g, in.ThingName, in.OverrideDynamicGroups); err != nil {
 				return err
 			}
 		}
@@ -607,8 +625,18 @@ func (r *Registry) ListThingsInThingGroup(ctx context.Context, in *iotdm.ListThi
 	}
 	p := pager[string]{size: size}
 	err = r.view(ctx, func(ctx context.Context, tx iotdm.ReadTx) error {
-		if _, err := r.loadGroup(ctx, tx, in.ThingGroupName); err != nil {
+		g, err := r.loadGroup(ctx, tx, in.ThingGroupName)
+		if err != nil {
 			return err
+		}
+		if g.Dynamic() {
+			// No hierarchy: recursive or not, its members are its own.
+			for _, thing := range r.opts.Dynamic.DynamicMembers(g.ThingGroupName) {
+				if thing > after && !p.add(thing, thing) {
+					break
+				}
+			}
+			return nil
 		}
 		scan := func(group string, limit int, fn func(thing string) error) error {
 			prefix := group + "/"
@@ -677,6 +705,16 @@ func (r *Registry) ListThingGroupsForThing(ctx context.Context, in *iotdm.ListTh
 		if err != nil {
 			return err
 		}
+		// Dynamic memberships follow the index; a group deleted since is
+		// left out at once.
+		for _, name := range r.opts.Dynamic.DynamicGroupsOf(in.ThingName) {
+			if _, ok, err := tx.Get(ctx, iotdm.KindThingGroup, name); err != nil {
+				return err
+			} else if ok {
+				names = append(names, name)
+			}
+		}
+		slices.Sort(names)
 		for _, name := range names {
 			if name <= after {
 				continue

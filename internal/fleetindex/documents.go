@@ -8,28 +8,32 @@ import (
 	"github.com/iotdm/iotdm/internal/shadow"
 )
 
-// thingParts are the entities one AWS_Things document is built from, kept in
-// memory by the Feeder so that a change rebuilds one document without
-// reading the store.
-type thingParts struct {
-	thing   *iotdm.Thing             // nil while the thing is not registered
-	static  map[string]bool          // static group memberships
-	dynamic map[string]bool          // dynamic group memberships as stored
-	shadows map[string]*shadow.State // "" is the classic shadow
-}
-
-func (p *thingParts) empty() bool {
-	return p.thing == nil && len(p.static) == 0 && len(p.dynamic) == 0 && len(p.shadows) == 0
-}
+// Sections of an AWS_Things document that do not come from the thing
+// entity itself: a change of the thing keeps them, and each has its own
+// source in the change feed.
+const (
+	docShadow       = "shadow"          // shadow entities (classic at the top, named under "name")
+	docGroupNames   = "thingGroupNames" // static membership entities
+	docConnectivity = "connectivity"    // the broker's connection state
+)
 
 // thingDoc builds the AWS_Things document of a registered thing under cfg
-// (AWS §2.1 data sources, §2.2 values). It returns nil when the thing is not
-// registered: shadows of unregistered names are never indexed (§2.2).
-func thingDoc(cfg *iotdm.IndexingConfiguration, p *thingParts) map[string]any {
-	if p == nil || p.thing == nil || !cfg.ThingIndexEnabled() {
-		return nil
+// (AWS §2.1 data sources, §2.2 values) from its entities: the thing, its
+// static groups and its shadows by name ("" is the classic shadow). Shadows
+// of unregistered names are never indexed (§2.2), so there is no document
+// without a thing.
+func thingDoc(cfg *iotdm.IndexingConfiguration, t *iotdm.Thing, static []string, shadows map[string]*shadow.State) map[string]any {
+	doc := registryDoc(cfg, t, nil)
+	setGroupNames(doc, static)
+	for name, st := range shadows {
+		setShadow(cfg, doc, name, st)
 	}
-	t := p.thing
+	return doc
+}
+
+// registryDoc returns the document of thing t: its registry fields, with the
+// other sections kept from old (nil for a new document).
+func registryDoc(cfg *iotdm.IndexingConfiguration, t *iotdm.Thing, old map[string]any) map[string]any {
 	attrs := make(map[string]any, len(t.Attributes))
 	for k, v := range t.Attributes {
 		attrs[k] = v
@@ -44,51 +48,101 @@ func thingDoc(cfg *iotdm.IndexingConfiguration, p *thingParts) map[string]any {
 	if t.ThingTypeName != "" {
 		doc["thingTypeName"] = t.ThingTypeName
 	}
-	// thingGroupNames holds the thing's static memberships only, for now:
-	// dynamic memberships are derived from this index, and feeding them back
-	// into the documents the standing queries match could loop (a dynamic
-	// group whose query reads thingGroupNames would change its own input).
-	// AWS §3 leaves this undocumented; excluding them is the safe choice.
-	if len(p.static) > 0 {
-		names := make([]any, 0, len(p.static))
-		for _, g := range sortedKeys(p.static) {
-			names = append(names, g)
+	for _, k := range []string{docShadow, docGroupNames, docConnectivity} {
+		if v, ok := old[k]; ok {
+			doc[k] = v
 		}
-		doc["thingGroupNames"] = names
 	}
 	tc := &cfg.ThingIndexingConfiguration
-	if tc.ThingConnectivityIndexingMode == iotdm.ConnectivityIndexingStatus {
+	if _, ok := doc[docConnectivity]; !ok && tc.ThingConnectivityIndexingMode == iotdm.ConnectivityIndexingStatus {
 		// The broker fills connectivity in; until then a thing is disconnected.
-		doc["connectivity"] = map[string]any{"connected": false}
-	}
-	if tc.ThingIndexingMode == iotdm.ThingIndexingRegistryAndShadow {
-		var sh map[string]any
-		if st := p.shadows[""]; shadow.Exists(st) {
-			sh = shadowDoc(st)
-		}
-		if tc.NamedShadowIndexingMode == iotdm.NamedShadowIndexingOn && tc.Filter != nil {
-			var named map[string]any
-			for name, st := range p.shadows {
-				if name == "" || !shadow.Exists(st) || !slices.Contains(tc.Filter.NamedShadowNames, name) {
-					continue
-				}
-				if named == nil {
-					named = map[string]any{}
-				}
-				named[name] = shadowDoc(st)
-			}
-			if named != nil {
-				if sh == nil {
-					sh = map[string]any{}
-				}
-				sh["name"] = named
-			}
-		}
-		if sh != nil {
-			doc["shadow"] = sh
-		}
+		doc[docConnectivity] = map[string]any{"connected": false}
 	}
 	return doc
+}
+
+// setGroupNames sets thingGroupNames to the thing's static memberships.
+// Dynamic memberships are derived from this index, and feeding them back
+// into the documents the standing queries match could loop (a dynamic group
+// whose query reads thingGroupNames would change its own input). AWS §3
+// leaves this undocumented; excluding them is the safe choice.
+func setGroupNames(doc map[string]any, static []string) {
+	if len(static) == 0 {
+		delete(doc, docGroupNames)
+		return
+	}
+	names := make([]any, 0, len(static))
+	for _, g := range slices.Sorted(slices.Values(static)) {
+		names = append(names, g)
+	}
+	doc[docGroupNames] = names
+}
+
+// groupNames returns the thingGroupNames of doc.
+func groupNames(doc map[string]any) []string {
+	l, _ := doc[docGroupNames].([]any)
+	out := make([]string, 0, len(l))
+	for _, v := range l {
+		if s, ok := v.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// setShadow puts shadow name of the thing into doc, or takes it out when st
+// does not exist, as far as cfg indexes it (REGISTRY_AND_SHADOW; named
+// shadows only when named shadow indexing is on and the filter names them).
+func setShadow(cfg *iotdm.IndexingConfiguration, doc map[string]any, name string, st *shadow.State) {
+	tc := &cfg.ThingIndexingConfiguration
+	if tc.ThingIndexingMode != iotdm.ThingIndexingRegistryAndShadow {
+		return
+	}
+	if name != "" && (tc.NamedShadowIndexingMode != iotdm.NamedShadowIndexingOn || tc.Filter == nil ||
+		!slices.Contains(tc.Filter.NamedShadowNames, name)) {
+		return
+	}
+	old, _ := doc[docShadow].(map[string]any)
+	sh := make(map[string]any, len(old)+6)
+	var named map[string]any
+	for k, v := range old {
+		if k == "name" {
+			if m, ok := v.(map[string]any); ok {
+				named = make(map[string]any, len(m)+1)
+				for n, s := range m {
+					named[n] = s
+				}
+			}
+			continue
+		}
+		if name != "" {
+			sh[k] = v // the classic shadow's fields stay
+		}
+	}
+	exists := shadow.Exists(st)
+	if name == "" {
+		if exists {
+			for k, v := range shadowDoc(st) {
+				sh[k] = v
+			}
+		}
+	} else {
+		if named == nil {
+			named = map[string]any{}
+		}
+		delete(named, name)
+		if exists {
+			named[name] = shadowDoc(st)
+		}
+	}
+	if len(named) > 0 {
+		sh["name"] = named
+	}
+	if len(sh) == 0 {
+		delete(doc, docShadow)
+		return
+	}
+	doc[docShadow] = sh
 }
 
 // shadowDoc is the indexed form of one shadow: its reported, desired and

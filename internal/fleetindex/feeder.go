@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -17,9 +18,9 @@ import (
 	"github.com/iotdm/iotdm/internal/shadow"
 )
 
-// maxGroupsPerThing is AWS's limit of groups per thing (AWS §3, §9.1);
+// MaxGroupsPerThing is AWS's limit of groups per thing (AWS §3, §9.1);
 // dynamic memberships count against it as static ones do.
-const maxGroupsPerThing = 10
+const MaxGroupsPerThing = 10
 
 // feedBatch is how many changes the feeder reads from the feed at a time.
 const feedBatch = 1024
@@ -34,15 +35,18 @@ type FeederOptions struct {
 // snapshot, then follows the change feed (DESIGN.md, "The change feed is
 // the spine").
 //
-// It keeps the parts of every thing document in memory, so a change
-// rebuilds one document without reading the store. Every dynamic group is a
-// standing query on Things(); the memberships the index computes are written
-// back to the store as Membership entities with Dynamic set, one
-// Store.Update per applied batch of changes, skipping writes that would
-// change nothing.
+// The index documents are the only per-thing state it keeps: a change
+// replaces one section of its thing's document (the registry fields, one
+// shadow, the static groups), so nothing is read from the store except when
+// a thing (re)appears, whose shadows and groups may predate it.
 //
-// Run is the only writer; Things, Groups, Ready, WaitFor and Applied are
-// safe to call from any goroutine.
+// Dynamic group membership is derived state, never stored: every dynamic
+// group is a standing query on Things(), and DynamicGroupsOf and
+// DynamicMembers answer from it, applying the per-thing group limit (see
+// DynamicGroupsOf). A restart rebuilds it with the index.
+//
+// Run is the only writer; Things, Groups, Ready, WaitFor, Applied and the
+// membership methods are safe to call from any goroutine.
 type Feeder struct {
 	store iotdm.Store
 	log   *slog.Logger
@@ -59,17 +63,41 @@ type Feeder struct {
 	applied uint64
 	advance chan struct{} // closed and replaced whenever applied grows
 
+	// What the membership readers need beyond the index, replaced by Run.
+	dyn atomic.Pointer[dynamicState]
+
 	// State owned by Run.
 	cfg       iotdm.IndexingConfiguration
-	parts     map[string]*thingParts // by thing name
 	allGroups map[string]*iotdm.ThingGroup
 	queries   map[string]string // dynamic group → its standing query string
+	crowded   map[string]int    // see dynamicState.crowded
 
 	// Per batch.
-	dirtyDocs   map[string]bool // things whose document must be rebuilt
+	pending     map[string]*pendingDoc
 	dirtyGroups map[string]bool // groups whose document or standing query must be refreshed
-	reconcile   map[string]bool // things whose dynamic memberships must be reconciled
+	touched     map[string]bool // things whose group count may have changed
 	rebuild     bool            // the indexing configuration changed
+}
+
+// pendingDoc is a thing document being edited by a batch.
+type pendingDoc struct {
+	doc   map[string]any // nil: no document (the thing is not registered)
+	fresh bool           // the thing (re)appeared: read its other entities from the store
+}
+
+// dynamicState is what DynamicGroupsOf and DynamicMembers read besides the
+// index: immutable once published.
+type dynamicState struct {
+	// rank orders the dynamic groups by creation, oldest first (AWS §3
+	// favours older groups at the limit).
+	rank map[string]int
+	// crowded holds the things whose static groups plus matching dynamic
+	// groups exceed MaxGroupsPerThing, with their number of static groups.
+	// Few things are crowded; every other thing is in all the dynamic
+	// groups it matches.
+	crowded map[string]int
+	// queries are the standing queries the index answers, by group.
+	queries map[string]string
 }
 
 // NewFeeder returns a feeder of store; nothing happens before Run.
@@ -87,6 +115,7 @@ func NewFeeder(store iotdm.Store, opts FeederOptions) *Feeder {
 	}
 	f.things.Store(New())
 	f.groups.Store(New())
+	f.dyn.Store(&dynamicState{})
 	return f
 }
 
@@ -102,7 +131,7 @@ func (f *Feeder) Groups() *Index { return f.groups.Load() }
 func (f *Feeder) Ready() <-chan struct{} { return f.ready }
 
 // Applied returns the sequence number of the last change applied to the
-// indices (and whose dynamic memberships are written).
+// indices and memberships.
 func (f *Feeder) Applied() uint64 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -151,12 +180,14 @@ func (f *Feeder) setApplied(seq uint64) {
 // ctx's error) or the store fails. Call it once.
 func (f *Feeder) Run(ctx context.Context) error {
 	defer f.doneOnce.Do(func() { close(f.done) })
+	f.cfg = iotdm.DefaultIndexingConfiguration()
+	f.allGroups = map[string]*iotdm.ThingGroup{}
+	f.resetBatch()
 	seq, err := f.load(ctx)
 	if err != nil {
 		return fmt.Errorf("fleet index: initial build: %w", err)
 	}
-	f.rebuildIndices()
-	if err := f.writeMemberships(ctx); err != nil {
+	if err := f.dropStoredDynamicMemberships(ctx); err != nil {
 		return fmt.Errorf("fleet index: initial build: %w", err)
 	}
 	f.setApplied(seq)
@@ -187,178 +218,281 @@ func (f *Feeder) Run(ctx context.Context) error {
 	}
 }
 
-// load reads the snapshot into the in-memory parts and returns its
-// sequence number.
+// load builds fresh indices from one snapshot of the store under the
+// configuration stored in it, swaps them in and returns the snapshot's
+// sequence number. Shadows and memberships are read first, so that each
+// thing's document is built and indexed once.
 func (f *Feeder) load(ctx context.Context) (uint64, error) {
-	f.cfg = iotdm.DefaultIndexingConfiguration()
-	f.parts = map[string]*thingParts{}
-	f.allGroups = map[string]*iotdm.ThingGroup{}
-	f.queries = map[string]string{}
-	f.resetBatch()
 	var snap uint64
+	things, groups := New(), New()
+	static := map[string][]string{}
 	err := f.store.View(ctx, func(ctx context.Context, tx iotdm.ReadTx, seq uint64) error {
 		snap = seq
+		f.cfg = iotdm.DefaultIndexingConfiguration()
 		if v, ok, err := tx.Get(ctx, iotdm.KindIndexingConfig, iotdm.IndexingConfigKey); err != nil {
 			return err
 		} else if ok {
-			f.putChange(iotdm.Change{Op: iotdm.OpPut, Kind: iotdm.KindIndexingConfig, Key: iotdm.IndexingConfigKey, Value: v})
+			if err := json.Unmarshal(v, &f.cfg); err != nil {
+				return fmt.Errorf("decode indexing configuration: %w", err)
+			}
 		}
-		for _, kind := range []string{iotdm.KindThing, iotdm.KindThingGroup, iotdm.KindThingMembership, iotdm.KindShadow} {
-			err := tx.Scan(ctx, kind, "", "", 0, func(key string, value []byte) error {
-				f.putChange(iotdm.Change{Op: iotdm.OpPut, Kind: kind, Key: key, Value: value})
+		f.allGroups = map[string]*iotdm.ThingGroup{}
+		err := tx.Scan(ctx, iotdm.KindThingGroup, "", "", 0, func(key string, v []byte) error {
+			if g := f.decodeGroup(key, v); g != nil {
+				f.allGroups[key] = g
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if f.cfg.ThingGroupIndexEnabled() {
+			for name, g := range f.allGroups {
+				groups.Put(name, groupDoc(g))
+			}
+		}
+		if !f.cfg.ThingIndexEnabled() {
+			return nil
+		}
+		err = tx.Scan(ctx, iotdm.KindThingMembership, "", "", 0, func(key string, v []byte) error {
+			if thing, group, ok := strings.Cut(key, "/"); ok && !isDynamic(v) {
+				static[thing] = append(static[thing], group)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		shadows := map[string]map[string]*shadow.State{}
+		err = tx.Scan(ctx, iotdm.KindShadow, "", "", 0, func(key string, v []byte) error {
+			thing, name, ok := strings.Cut(key, "/")
+			if !ok {
 				return nil
-			})
-			if err != nil {
+			}
+			if st := f.decodeShadow(key, v); st != nil {
+				if shadows[thing] == nil {
+					shadows[thing] = map[string]*shadow.State{}
+				}
+				shadows[thing][name] = st
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return tx.Scan(ctx, iotdm.KindThing, "", "", 0, func(key string, v []byte) error {
+			if t := f.decodeThing(key, v); t != nil {
+				things.Put(key, thingDoc(&f.cfg, t, static[key], shadows[key]))
+				delete(shadows, key) // let the collector have them early
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return 0, err
+	}
+	f.queries = map[string]string{}
+	f.crowded = map[string]int{}
+	for _, name := range sortedGroupNames(f.allGroups) {
+		f.refreshStanding(things, name)
+	}
+	things.each(func(name string) {
+		if n := len(static[name]); n+things.countStanding(name) > MaxGroupsPerThing {
+			f.crowded[name] = n
+		}
+	})
+	f.things.Store(things)
+	f.groups.Store(groups)
+	f.dyn.Store(&dynamicState{}) // forces publishDynamic to publish
+	f.publishDynamic()
+	return snap, nil
+}
+
+// dropStoredDynamicMemberships deletes the dynamic membership entities that
+// earlier versions stored; membership is derived state now.
+func (f *Feeder) dropStoredDynamicMemberships(ctx context.Context) error {
+	var keys []string
+	err := f.store.View(ctx, func(ctx context.Context, tx iotdm.ReadTx, _ uint64) error {
+		return tx.Scan(ctx, iotdm.KindThingMembership, "", "", 0, func(key string, v []byte) error {
+			if isDynamic(v) {
+				keys = append(keys, key)
+			}
+			return nil
+		})
+	})
+	if err != nil || len(keys) == 0 {
+		return err
+	}
+	f.log.Info("removing stored dynamic group memberships (now derived from the fleet index)", "memberships", len(keys))
+	return f.store.Update(ctx, func(ctx context.Context, tx iotdm.Tx) error {
+		for _, key := range keys {
+			thing, group, _ := strings.Cut(key, "/")
+			if v, ok, err := tx.Get(ctx, iotdm.KindThingMembership, key); err != nil {
+				return err
+			} else if !ok || !isDynamic(v) {
+				continue
+			}
+			if err := tx.Delete(ctx, iotdm.KindThingMembership, key); err != nil {
+				return err
+			}
+			if err := tx.Delete(ctx, iotdm.KindGroupMember, group+"/"+thing); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	return snap, err
 }
 
-func (f *Feeder) putChange(c iotdm.Change) { f.apply(c) }
+func isDynamic(v []byte) bool {
+	var m iotdm.Membership
+	return json.Unmarshal(v, &m) == nil && m.Dynamic
+}
 
 func (f *Feeder) resetBatch() {
-	f.dirtyDocs = map[string]bool{}
+	f.pending = map[string]*pendingDoc{}
 	f.dirtyGroups = map[string]bool{}
-	f.reconcile = map[string]bool{}
+	f.touched = map[string]bool{}
 	f.rebuild = false
 }
 
-func (f *Feeder) part(thing string) *thingParts {
-	p := f.parts[thing]
+// doc returns the batch's copy of a thing's document, taken from the index
+// on first use.
+func (f *Feeder) doc(thing string) *pendingDoc {
+	p := f.pending[thing]
 	if p == nil {
-		p = &thingParts{}
-		f.parts[thing] = p
+		p = &pendingDoc{}
+		if d, ok := f.Things().Get(thing); ok {
+			// A shallow copy: sections are replaced, never edited in place.
+			p.doc = make(map[string]any, len(d)+1)
+			for k, v := range d {
+				p.doc[k] = v
+			}
+		}
+		f.pending[thing] = p
 	}
 	return p
 }
 
-func (f *Feeder) dropIfEmpty(thing string) {
-	if p := f.parts[thing]; p != nil && p.empty() {
-		delete(f.parts, thing)
+func (f *Feeder) decodeThing(key string, v []byte) *iotdm.Thing {
+	var t iotdm.Thing
+	if err := json.Unmarshal(v, &t); err != nil {
+		f.log.Error("decode thing", "thing", key, "err", err)
+		return nil
 	}
+	return &t
 }
 
-// apply records one change in the in-memory parts and marks what it
-// affects; flush brings the indices and the store up to date.
+func (f *Feeder) decodeGroup(key string, v []byte) *iotdm.ThingGroup {
+	var g iotdm.ThingGroup
+	if err := json.Unmarshal(v, &g); err != nil {
+		f.log.Error("decode thing group", "group", key, "err", err)
+		return nil
+	}
+	return &g
+}
+
+// decodeShadow returns the shadow stored as v, or nil when it does not
+// exist (deleted) or cannot be read.
+func (f *Feeder) decodeShadow(key string, v []byte) *shadow.State {
+	var st shadow.State
+	if err := json.Unmarshal(v, &st); err != nil {
+		f.log.Error("decode shadow", "key", key, "err", err)
+		return nil
+	}
+	if !shadow.Exists(&st) {
+		return nil
+	}
+	return &st
+}
+
+// apply records one change in the batch; flush brings the indices up to
+// date.
 func (f *Feeder) apply(c iotdm.Change) {
 	put := c.Op == iotdm.OpPut
 	switch c.Kind {
 	case iotdm.KindIndexingConfig:
-		if c.Key != iotdm.IndexingConfigKey {
-			return
+		if c.Key == iotdm.IndexingConfigKey {
+			f.rebuild = true
 		}
-		cfg := iotdm.DefaultIndexingConfiguration()
-		if put {
-			var v iotdm.IndexingConfiguration
-			if err := json.Unmarshal(c.Value, &v); err != nil {
-				f.log.Error("decode indexing configuration", "seq", c.Seq, "err", err)
-				return
-			}
-			cfg = v
-		}
-		f.cfg = cfg
-		f.rebuild = true
-
-	case iotdm.KindThing:
-		p := f.part(c.Key)
-		p.thing = nil
-		if put {
-			var t iotdm.Thing
-			if err := json.Unmarshal(c.Value, &t); err != nil {
-				f.log.Error("decode thing", "thing", c.Key, "seq", c.Seq, "err", err)
-			} else {
-				p.thing = &t
-			}
-		}
-		f.dirtyDocs[c.Key] = true
-		f.reconcile[c.Key] = true
-		f.dropIfEmpty(c.Key)
 
 	case iotdm.KindThingGroup:
 		delete(f.allGroups, c.Key)
 		if put {
-			var g iotdm.ThingGroup
-			if err := json.Unmarshal(c.Value, &g); err != nil {
-				f.log.Error("decode thing group", "group", c.Key, "seq", c.Seq, "err", err)
-			} else {
-				f.allGroups[c.Key] = &g
+			if g := f.decodeGroup(c.Key, c.Value); g != nil {
+				f.allGroups[c.Key] = g
 			}
 		}
 		f.dirtyGroups[c.Key] = true
 
-	case iotdm.KindThingMembership:
-		thing, group, ok := strings.Cut(c.Key, "/")
-		if !ok {
+	case iotdm.KindThing:
+		if f.rebuild || !f.cfg.ThingIndexEnabled() {
 			return
 		}
-		p := f.part(thing)
-		wasStatic := p.static[group]
-		delete(p.static, group)
-		delete(p.dynamic, group)
+		p := f.doc(c.Key)
+		f.touched[c.Key] = true
+		var t *iotdm.Thing
 		if put {
-			var m iotdm.Membership
-			if err := json.Unmarshal(c.Value, &m); err != nil {
-				f.log.Error("decode membership", "key", c.Key, "seq", c.Seq, "err", err)
-			} else if m.Dynamic {
-				p.dynamic = setAdd(p.dynamic, group)
-			} else {
-				p.static = setAdd(p.static, group)
-			}
+			t = f.decodeThing(c.Key, c.Value)
 		}
-		if wasStatic || p.static[group] {
-			f.dirtyDocs[thing] = true // thingGroupNames
+		switch {
+		case t == nil:
+			p.doc, p.fresh = nil, false
+		case p.doc == nil:
+			// New (or back): its shadows and groups may predate it.
+			p.doc, p.fresh = registryDoc(&f.cfg, t, nil), true
+		default:
+			p.doc = registryDoc(&f.cfg, t, p.doc)
 		}
-		// A membership that comes or goes changes the thing's room under the
-		// group limit, and may be one a standing query disagrees with.
-		f.reconcile[thing] = true
-		f.dropIfEmpty(thing)
+
+	case iotdm.KindThingMembership:
+		thing, group, ok := strings.Cut(c.Key, "/")
+		if !ok || f.rebuild || !f.cfg.ThingIndexEnabled() || put && isDynamic(c.Value) {
+			return
+		}
+		p := f.doc(thing)
+		if p.doc == nil || p.fresh {
+			return // a fresh document reads its groups from the store
+		}
+		names := slices.DeleteFunc(groupNames(p.doc), func(g string) bool { return g == group })
+		if put {
+			names = append(names, group)
+		}
+		setGroupNames(p.doc, names)
+		f.touched[thing] = true
 
 	case iotdm.KindShadow:
 		thing, name, ok := strings.Cut(c.Key, "/")
-		if !ok {
+		if !ok || f.rebuild || !f.cfg.ThingIndexEnabled() {
 			return
 		}
-		p := f.part(thing)
-		delete(p.shadows, name)
+		p := f.doc(thing)
+		if p.doc == nil || p.fresh {
+			return // unregistered (AWS §2.2), or read from the store
+		}
+		var st *shadow.State
 		if put {
-			var st shadow.State
-			if err := json.Unmarshal(c.Value, &st); err != nil {
-				f.log.Error("decode shadow", "key", c.Key, "seq", c.Seq, "err", err)
-			} else if shadow.Exists(&st) {
-				if p.shadows == nil {
-					p.shadows = map[string]*shadow.State{}
-				}
-				p.shadows[name] = &st
-			}
+			st = f.decodeShadow(c.Key, c.Value)
 		}
-		if p.thing != nil {
-			f.dirtyDocs[thing] = true
-		}
-		f.dropIfEmpty(thing)
+		setShadow(&f.cfg, p.doc, name, st)
 	}
 }
 
-func setAdd(m map[string]bool, k string) map[string]bool {
-	if m == nil {
-		m = map[string]bool{}
-	}
-	m[k] = true
-	return m
-}
-
-// flush applies the batch's marks to the indices and writes the dynamic
-// memberships that changed, in one Store.Update.
+// flush applies the batch to the indices and publishes what the membership
+// readers need.
 func (f *Feeder) flush(ctx context.Context) error {
 	if f.rebuild {
-		f.rebuildIndices()
+		f.resetBatch()
+		if _, err := f.load(ctx); err != nil {
+			return fmt.Errorf("fleet index: rebuild: %w", err)
+		}
 	} else {
+		if err := f.readFresh(ctx); err != nil {
+			return err
+		}
 		things, groups := f.Things(), f.Groups()
-		for _, name := range sortedKeys(f.dirtyDocs) {
+		for _, name := range slices.Sorted(maps.Keys(f.pending)) {
 			var changes []MembershipChange
-			if doc := thingDoc(&f.cfg, f.parts[name]); doc != nil {
+			if doc := f.pending[name].doc; doc != nil {
 				changes = things.Put(name, doc)
 			} else {
 				changes = things.Delete(name)
@@ -375,19 +509,62 @@ func (f *Feeder) flush(ctx context.Context) error {
 			f.refreshStanding(things, name)
 		}
 	}
-	return f.writeMemberships(ctx)
+	f.publishDynamic()
+	f.resetBatch()
+	return nil
+}
+
+// readFresh builds the documents of the batch's new things from the store:
+// their static groups and shadows may have been written before them. The
+// snapshot may be newer than the batch; the later changes then replace the
+// same sections with the same values, so the index converges on the store.
+func (f *Feeder) readFresh(ctx context.Context) error {
+	var fresh []string
+	for name, p := range f.pending {
+		if p.fresh {
+			fresh = append(fresh, name)
+		}
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	slices.Sort(fresh)
+	return f.store.View(ctx, func(ctx context.Context, tx iotdm.ReadTx, _ uint64) error {
+		for _, name := range fresh {
+			p := f.pending[name]
+			var static []string
+			err := tx.Scan(ctx, iotdm.KindThingMembership, name+"/", "", 0, func(key string, v []byte) error {
+				if !isDynamic(v) {
+					static = append(static, strings.TrimPrefix(key, name+"/"))
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			setGroupNames(p.doc, static)
+			err = tx.Scan(ctx, iotdm.KindShadow, name+"/", "", 0, func(key string, v []byte) error {
+				setShadow(&f.cfg, p.doc, strings.TrimPrefix(key, name+"/"), f.decodeShadow(key, v))
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			p.fresh = false
+		}
+		return nil
+	})
 }
 
 func (f *Feeder) noteChanges(changes []MembershipChange) {
 	for _, c := range changes {
-		f.reconcile[c.ID] = true
+		f.touched[c.ID] = true
 	}
 }
 
 // refreshStanding makes the standing query of group follow its entity: a
 // dynamic group's query is (re)registered when it changes, and dropped when
-// the group goes. Deleting a dynamic group needs nothing else: the registry
-// removes its membership entities in the same transaction.
+// the group goes.
 func (f *Feeder) refreshStanding(things *Index, name string) {
 	g := f.allGroups[name]
 	want := ""
@@ -421,33 +598,109 @@ func (f *Feeder) refreshStanding(things *Index, name string) {
 	f.noteChanges(things.AddStanding(name, expr))
 }
 
-// rebuildIndices builds fresh indices from the in-memory parts under the
-// current configuration, swaps them in, and marks every thing for
-// reconciliation.
-func (f *Feeder) rebuildIndices() {
-	things, groups := New(), New()
-	if f.cfg.ThingIndexEnabled() {
-		for name, p := range f.parts {
-			if doc := thingDoc(&f.cfg, p); doc != nil {
-				things.Put(name, doc)
+// publishDynamic recomputes the crowded things among those the batch
+// touched and publishes a new dynamicState.
+func (f *Feeder) publishDynamic() {
+	things := f.Things()
+	changed := len(f.dirtyGroups) > 0
+	for name := range f.touched {
+		matched := things.countStanding(name)
+		static := 0
+		if p := f.pending[name]; p != nil {
+			if p.doc != nil {
+				static = len(groupNames(p.doc))
+			}
+		} else if matched > 0 {
+			if d, ok := things.Get(name); ok {
+				static = len(groupNames(d))
 			}
 		}
-	}
-	if f.cfg.ThingGroupIndexEnabled() {
-		for name, g := range f.allGroups {
-			groups.Put(name, groupDoc(g))
+		old, was := f.crowded[name]
+		if static+matched > MaxGroupsPerThing {
+			if !was || old != static {
+				f.crowded[name] = static
+				changed = true
+			}
+		} else if was {
+			delete(f.crowded, name)
+			changed = true
 		}
 	}
-	f.queries = map[string]string{}
-	for _, name := range sortedGroupNames(f.allGroups) {
-		f.refreshStanding(things, name)
+	if !changed && f.dyn.Load().rank != nil {
+		return
 	}
-	f.things.Store(things)
-	f.groups.Store(groups)
-	for name := range f.parts {
-		f.reconcile[name] = true
+	var dynamic []*iotdm.ThingGroup
+	for _, g := range f.allGroups {
+		if g.Dynamic() {
+			dynamic = append(dynamic, g)
+		}
 	}
-	f.rebuild = false
+	slices.SortFunc(dynamic, func(a, b *iotdm.ThingGroup) int {
+		if c := a.ThingGroupMetadata.CreationDate.Time.Compare(b.ThingGroupMetadata.CreationDate.Time); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ThingGroupName, b.ThingGroupName)
+	})
+	rank := make(map[string]int, len(dynamic))
+	for i, g := range dynamic {
+		rank[g.ThingGroupName] = i
+	}
+	f.dyn.Store(&dynamicState{rank: rank, crowded: maps.Clone(f.crowded), queries: maps.Clone(f.queries)})
+}
+
+// DynamicGroupsOf returns the dynamic thing groups thing is in, sorted by
+// name. A thing is in every dynamic group whose query it matches, as long
+// as its groups stay within MaxGroupsPerThing; beyond that, its static
+// groups and then the oldest dynamic groups keep their place. This is the
+// state AWS §3's rules settle in: at the limit a newly matching group is
+// refused unless it is older than one of the thing's dynamic groups, whose
+// newest member is then evicted for it.
+func (f *Feeder) DynamicGroupsOf(thing string) []string {
+	st := f.dyn.Load()
+	matched := f.Things().Groups(thing)
+	matched = slices.DeleteFunc(matched, func(g string) bool { _, ok := st.rank[g]; return !ok })
+	static, crowded := st.crowded[thing]
+	if !crowded || len(matched) <= MaxGroupsPerThing-static {
+		return matched
+	}
+	slices.SortFunc(matched, func(a, b string) int { return cmp.Compare(st.rank[a], st.rank[b]) })
+	matched = matched[:max(MaxGroupsPerThing-static, 0)]
+	slices.Sort(matched)
+	return matched
+}
+
+// DynamicMembers returns the things in dynamic thing group name, sorted,
+// under the same rules as DynamicGroupsOf; nil when name is not a dynamic
+// group the index knows.
+func (f *Feeder) DynamicMembers(name string) []string {
+	st := f.dyn.Load()
+	if _, ok := st.rank[name]; !ok {
+		return nil
+	}
+	members := f.Things().Members(name)
+	if len(st.crowded) == 0 {
+		return members
+	}
+	return slices.DeleteFunc(members, func(thing string) bool {
+		if _, crowded := st.crowded[thing]; !crowded {
+			return false
+		}
+		return !slices.Contains(f.DynamicGroupsOf(thing), name)
+	})
+}
+
+// DynamicGroupStatus returns the status of a dynamic group whose current
+// query is q (AWS §3): ACTIVE once the index answers q, BUILDING while the
+// group is new to it, REBUILDING while it still answers an older query.
+func (f *Feeder) DynamicGroupStatus(name, q string) string {
+	have, ok := f.dyn.Load().queries[name]
+	switch {
+	case !ok:
+		return iotdm.DynamicGroupBuilding
+	case have != q:
+		return iotdm.DynamicGroupRebuilding
+	}
+	return iotdm.DynamicGroupActive
 }
 
 func sortedGroupNames(m map[string]*iotdm.ThingGroup) []string {
@@ -457,187 +710,4 @@ func sortedGroupNames(m map[string]*iotdm.ThingGroup) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// membershipOp is one dynamic membership to write: add thing to group, or
-// remove it.
-type membershipOp struct {
-	thing, group string
-	add          bool
-}
-
-// plan compares, for each thing marked for reconciliation, the groups the
-// standing queries put it in with its stored dynamic memberships, and
-// returns the writes that close the gap: removals first, then additions in
-// the order of the groups' creation (older groups first, as AWS §3 favours
-// them at the group limit).
-func (f *Feeder) plan() []membershipOp {
-	things := f.Things()
-	var ops []membershipOp
-	for _, thing := range sortedKeys(f.reconcile) {
-		p := f.parts[thing]
-		want := map[string]bool{}
-		if p != nil && p.thing != nil {
-			for _, g := range things.Groups(thing) {
-				if grp := f.allGroups[g]; grp != nil && grp.Dynamic() {
-					want[g] = true
-				}
-			}
-		}
-		var have map[string]bool
-		if p != nil {
-			have = p.dynamic
-		}
-		for _, g := range sortedKeys(have) {
-			if !want[g] {
-				ops = append(ops, membershipOp{thing: thing, group: g})
-			}
-		}
-		var adds []string
-		for g := range want {
-			if !have[g] && (p == nil || !p.static[g]) {
-				adds = append(adds, g)
-			}
-		}
-		slices.SortFunc(adds, func(a, b string) int {
-			ta, tb := f.allGroups[a].ThingGroupMetadata.CreationDate.Time, f.allGroups[b].ThingGroupMetadata.CreationDate.Time
-			if c := ta.Compare(tb); c != 0 {
-				return c
-			}
-			return cmp.Compare(a, b)
-		})
-		for _, g := range adds {
-			ops = append(ops, membershipOp{thing: thing, group: g, add: true})
-		}
-	}
-	return ops
-}
-
-// writeMemberships writes the batch's dynamic membership changes in one
-// Store.Update. Each write is checked against the store inside the
-// transaction (the group still exists and is dynamic, the thing is still
-// registered, the thing is below the group limit, the write changes
-// something), so a concurrent registry write is never undone and a rebuild
-// after a restart writes nothing that is already there. The in-memory parts
-// then record what was written; the feed echoes it back as a no-op.
-func (f *Feeder) writeMemberships(ctx context.Context) error {
-	ops := f.plan()
-	f.resetBatch()
-	if len(ops) == 0 {
-		return nil
-	}
-	var done []membershipOp
-	var capped []membershipOp
-	err := f.store.Update(ctx, func(ctx context.Context, tx iotdm.Tx) error {
-		done, capped = done[:0], capped[:0]
-		now := iotdm.Now()
-		counts := map[string]int{}
-		for _, op := range ops {
-			key := op.thing + "/" + op.group
-			v, ok, err := tx.Get(ctx, iotdm.KindThingMembership, key)
-			if err != nil {
-				return err
-			}
-			if !op.add {
-				if !ok || !isDynamic(v) {
-					continue
-				}
-				if err := tx.Delete(ctx, iotdm.KindGroupMember, op.group+"/"+op.thing); err != nil {
-					return err
-				}
-				if err := tx.Delete(ctx, iotdm.KindThingMembership, key); err != nil {
-					return err
-				}
-				if n, seen := counts[op.thing]; seen {
-					counts[op.thing] = n - 1
-				}
-				done = append(done, op)
-				continue
-			}
-			if ok {
-				continue
-			}
-			if live, err := dynamicGroupExists(ctx, tx, op.group); err != nil || !live {
-				if err != nil {
-					return err
-				}
-				continue
-			}
-			if _, ok, err := tx.Get(ctx, iotdm.KindThing, op.thing); err != nil || !ok {
-				if err != nil {
-					return err
-				}
-				continue
-			}
-			n, seen := counts[op.thing]
-			if !seen {
-				if n, err = countMemberships(ctx, tx, op.thing); err != nil {
-					return err
-				}
-			}
-			if n >= maxGroupsPerThing {
-				// AWS §3: a thing at the limit is not added to a dynamic
-				// group (the add surfaces only as a log entry).
-				counts[op.thing] = n
-				capped = append(capped, op)
-				continue
-			}
-			b, err := json.Marshal(iotdm.Membership{ThingGroupName: op.group, ThingName: op.thing, Dynamic: true, AddedAt: now})
-			if err != nil {
-				return err
-			}
-			if err := tx.Put(ctx, iotdm.KindGroupMember, op.group+"/"+op.thing, b); err != nil {
-				return err
-			}
-			if err := tx.Put(ctx, iotdm.KindThingMembership, key, b); err != nil {
-				return err
-			}
-			counts[op.thing] = n + 1
-			done = append(done, op)
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("write dynamic group memberships: %w", err)
-	}
-	for _, op := range done {
-		p := f.part(op.thing)
-		if op.add {
-			p.dynamic = setAdd(p.dynamic, op.group)
-		} else {
-			delete(p.dynamic, op.group)
-			f.dropIfEmpty(op.thing)
-		}
-	}
-	for _, op := range capped {
-		f.log.Warn("thing is in the maximum number of thing groups; not added to dynamic thing group",
-			"thing", op.thing, "group", op.group, "limit", maxGroupsPerThing)
-	}
-	return nil
-}
-
-func isDynamic(v []byte) bool {
-	var m iotdm.Membership
-	return json.Unmarshal(v, &m) == nil && m.Dynamic
-}
-
-func dynamicGroupExists(ctx context.Context, tx iotdm.ReadTx, group string) (bool, error) {
-	v, ok, err := tx.Get(ctx, iotdm.KindThingGroup, group)
-	if err != nil || !ok {
-		return false, err
-	}
-	var g iotdm.ThingGroup
-	if err := json.Unmarshal(v, &g); err != nil {
-		return false, nil
-	}
-	return g.Dynamic(), nil
-}
-
-func countMemberships(ctx context.Context, tx iotdm.ReadTx, thing string) (int, error) {
-	n := 0
-	err := tx.Scan(ctx, iotdm.KindThingMembership, thing+"/", "", 0, func(string, []byte) error {
-		n++
-		return nil
-	})
-	return n, err
 }

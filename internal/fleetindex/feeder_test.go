@@ -202,9 +202,11 @@ func putConfig(t *testing.T, st iotdm.Store, cfg iotdm.IndexingConfiguration) {
 	})
 }
 
-// storedGroups lists the groups a thing belongs to in the store, with "~"
-// appended to dynamic ones; it also checks the group side agrees.
-func storedGroups(t *testing.T, st iotdm.Store, thing string) []string {
+// groupsOf lists the groups a thing belongs to, by name, with "~"
+// appended to dynamic ones: static ones from the store (checking that both
+// directions agree and that no dynamic membership is stored), dynamic ones
+// from the feeder.
+func groupsOf(t *testing.T, f *Feeder, st iotdm.Store, thing string) []string {
 	t.Helper()
 	ctx := context.Background()
 	var out []string
@@ -215,7 +217,7 @@ func storedGroups(t *testing.T, st iotdm.Store, thing string) []string {
 			if err := json.Unmarshal(v, &m); err != nil {
 				return err
 			}
-			if m.ThingName != thing || m.ThingGroupName != group {
+			if m.ThingName != thing || m.ThingGroupName != group || m.Dynamic {
 				t.Errorf("membership %s holds %+v", key, m)
 			}
 			other, ok, err := tx.Get(ctx, iotdm.KindGroupMember, group+"/"+thing)
@@ -225,9 +227,6 @@ func storedGroups(t *testing.T, st iotdm.Store, thing string) []string {
 			if !ok || string(other) != string(v) {
 				t.Errorf("groupmember %s/%s = %s, %v; want %s", group, thing, other, ok, v)
 			}
-			if m.Dynamic {
-				group += "~"
-			}
 			out = append(out, group)
 			return nil
 		})
@@ -235,24 +234,10 @@ func storedGroups(t *testing.T, st iotdm.Store, thing string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return out
-}
-
-// dynamicMembers lists the things stored as dynamic members of group.
-func dynamicMembers(t *testing.T, st iotdm.Store, group string) []string {
-	t.Helper()
-	var out []string
-	err := st.View(context.Background(), func(ctx context.Context, tx iotdm.ReadTx, _ uint64) error {
-		return tx.Scan(ctx, iotdm.KindGroupMember, group+"/", "", 0, func(key string, v []byte) error {
-			if isDynamic(v) {
-				out = append(out, strings.TrimPrefix(key, group+"/"))
-			}
-			return nil
-		})
-	})
-	if err != nil {
-		t.Fatal(err)
+	for _, g := range f.DynamicGroupsOf(thing) {
+		out = append(out, g+"~")
 	}
+	slices.SortFunc(out, func(a, b string) int { return strings.Compare(strings.TrimSuffix(a, "~"), strings.TrimSuffix(b, "~")) })
 	return out
 }
 
@@ -390,8 +375,8 @@ func TestFeederDynamicGroupAttributes(t *testing.T) {
 	addStatic(t, st, "static", "b")
 	f, _ := runFeeder(t, st)
 	catchUp(t, f, st)
-	wantList(t, "hot members after build", dynamicMembers(t, st, "hot"), "a")
-	wantList(t, "groups of a", storedGroups(t, st, "a"), "hot~")
+	wantList(t, "hot members after build", f.DynamicMembers("hot"), "a")
+	wantList(t, "groups of a", groupsOf(t, f, st, "a"), "hot~")
 
 	start := time.Now()
 	putThing(t, st, "b", "", map[string]string{"temp": "99"})
@@ -399,24 +384,24 @@ func TestFeederDynamicGroupAttributes(t *testing.T) {
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("membership took %v", d)
 	}
-	wantList(t, "hot members", dynamicMembers(t, st, "hot"), "a", "b")
-	wantList(t, "groups of b", storedGroups(t, st, "b"), "hot~", "static")
+	wantList(t, "hot members", f.DynamicMembers("hot"), "a", "b")
+	wantList(t, "groups of b", groupsOf(t, f, st, "b"), "hot~", "static")
 	wantList(t, "index members", f.Things().Members("hot"), "a", "b")
 
 	putThing(t, st, "a", "", map[string]string{"temp": "10"})
 	catchUp(t, f, st)
-	wantList(t, "hot members after a cools", dynamicMembers(t, st, "hot"), "b")
-	wantList(t, "groups of a", storedGroups(t, st, "a"))
+	wantList(t, "hot members after a cools", f.DynamicMembers("hot"), "b")
+	wantList(t, "groups of a", groupsOf(t, f, st, "a"))
 
 	// A new group backfills; a query update re-evaluates; a thing created
 	// matching joins at once.
 	putDynamicGroup(t, st, "cold", "attributes.temp < 50")
 	putThing(t, st, "c", "", map[string]string{"temp": "0"})
 	catchUp(t, f, st)
-	wantList(t, "cold members", dynamicMembers(t, st, "cold"), "a", "c")
+	wantList(t, "cold members", f.DynamicMembers("cold"), "a", "c")
 	putDynamicGroup(t, st, "cold", "attributes.temp < 5")
 	catchUp(t, f, st)
-	wantList(t, "cold members after query update", dynamicMembers(t, st, "cold"), "c")
+	wantList(t, "cold members after query update", f.DynamicMembers("cold"), "c")
 
 	// Deleting a thing (the registry drops its memberships) and deleting a
 	// group (likewise) leave nothing behind.
@@ -430,8 +415,8 @@ func TestFeederDynamicGroupAttributes(t *testing.T) {
 	})
 	deleteGroup(t, st, "hot")
 	catchUp(t, f, st)
-	wantList(t, "cold members after delete", dynamicMembers(t, st, "cold"))
-	wantList(t, "groups of b after group delete", storedGroups(t, st, "b"), "static")
+	wantList(t, "cold members after delete", f.DynamicMembers("cold"))
+	wantList(t, "groups of b after group delete", groupsOf(t, f, st, "b"), "static")
 	if m := f.Things().Members("hot"); m != nil {
 		t.Errorf("standing query of deleted group remains: %v", m)
 	}
@@ -453,20 +438,20 @@ func TestFeederDynamicGroupShadow(t *testing.T) {
 
 	updateShadow(t, st, "dev", "", `{"state":{"reported":{"battery":10}}}`)
 	catchUp(t, f, st)
-	wantList(t, "groups", storedGroups(t, st, "dev"), "lowbatt~")
+	wantList(t, "groups", groupsOf(t, f, st, "dev"), "lowbatt~")
 
 	updateShadow(t, st, "dev", "", `{"state":{"reported":{"battery":80},"desired":{"mode":"eco"}}}`)
 	catchUp(t, f, st)
-	wantList(t, "groups", storedGroups(t, st, "dev"), "drift~")
+	wantList(t, "groups", groupsOf(t, f, st, "dev"), "drift~")
 
 	updateShadow(t, st, "dev", "", `{"state":{"reported":{"mode":"eco"}}}`)
 	catchUp(t, f, st)
-	wantList(t, "groups", storedGroups(t, st, "dev"))
+	wantList(t, "groups", groupsOf(t, f, st, "dev"))
 
 	// A shadow of an unregistered name never makes a member.
 	updateShadow(t, st, "nobody", "", `{"state":{"reported":{"battery":1}}}`)
 	catchUp(t, f, st)
-	wantList(t, "lowbatt", dynamicMembers(t, st, "lowbatt"))
+	wantList(t, "lowbatt", f.DynamicMembers("lowbatt"))
 }
 
 func TestFeederRestartRebuild(t *testing.T) {
@@ -496,7 +481,7 @@ func TestFeederRestartRebuild(t *testing.T) {
 	st = openTestStore(t, dir)
 	f2, _ := runFeeder(t, st)
 	catchUp(t, f2, st)
-	wantList(t, "hot after restart", dynamicMembers(t, st, "hot"), "a", "b", "c")
+	wantList(t, "hot after restart", f2.DynamicMembers("hot"), "a", "b", "c")
 	for _, n := range []string{"a", "c"} {
 		d, _ := f2.Things().Get(n)
 		if got := docJSON(t, d); got != live[n] {
@@ -538,18 +523,18 @@ func TestFeederGroupLimit(t *testing.T) {
 	f, _ := runFeeder(t, st)
 	catchUp(t, f, st)
 	// Room for one: the older dynamic group wins.
-	wantList(t, "groups", storedGroups(t, st, "t"), append([]string{"d-old~"}, static...)...)
+	wantList(t, "groups", groupsOf(t, f, st, "t"), append([]string{"d-old~"}, static...)...)
 
 	// At ten, a newly matching group does not get the thing (AWS §3).
 	putDynamicGroup(t, st, "d-third", "attributes.x:*")
 	catchUp(t, f, st)
-	if got := storedGroups(t, st, "t"); len(got) != 10 || slices.Contains(got, "d-third~") || slices.Contains(got, "d-new~") {
+	if got := groupsOf(t, f, st, "t"); len(got) != 10 || slices.Contains(got, "d-third~") || slices.Contains(got, "d-new~") {
 		t.Errorf("at the limit: %q", got)
 	}
 	// Freeing a slot lets the oldest waiting group in.
 	removeStatic(t, st, "s0", "t")
 	catchUp(t, f, st)
-	wantList(t, "groups after freeing a slot", storedGroups(t, st, "t"), append([]string{"d-new~", "d-old~"}, static[1:]...)...)
+	wantList(t, "groups after freeing a slot", groupsOf(t, f, st, "t"), append([]string{"d-new~", "d-old~"}, static[1:]...)...)
 }
 
 func TestFeederIndexingConfiguration(t *testing.T) {
@@ -609,3 +594,66 @@ func TestFeederWaitForStopped(t *testing.T) {
 }
 
 func parseThings(q string) (query.Expr, error) { return query.Parse(q, query.Options{}) }
+
+func TestFeederDropsStoredDynamicMemberships(t *testing.T) {
+	st := openTestStore(t, t.TempDir())
+	putThing(t, st, "a", "", map[string]string{"temp": "70"})
+	putDynamicGroup(t, st, "hot", "attributes.temp > 50")
+	addStatic(t, st, "s", "a")
+	// What earlier versions stored for a dynamic membership.
+	m := iotdm.Membership{ThingGroupName: "hot", ThingName: "a", Dynamic: true, AddedAt: iotdm.Now()}
+	update(t, st, func(ctx context.Context, tx iotdm.Tx) error {
+		if err := putJSON(ctx, tx, iotdm.KindGroupMember, "hot/a", m); err != nil {
+			return err
+		}
+		return putJSON(ctx, tx, iotdm.KindThingMembership, "a/hot", m)
+	})
+	f, _ := runFeeder(t, st)
+	catchUp(t, f, st)
+	wantList(t, "groups of a", groupsOf(t, f, st, "a"), "hot~", "s")
+	for _, k := range []struct{ kind, key string }{{iotdm.KindGroupMember, "hot/a"}, {iotdm.KindThingMembership, "a/hot"}} {
+		if _, ok, err := st.Get(context.Background(), k.kind, k.key); err != nil || ok {
+			t.Errorf("%s %s still stored (%v)", k.kind, k.key, err)
+		}
+	}
+	if _, ok, _ := st.Get(context.Background(), iotdm.KindThingMembership, "a/s"); !ok {
+		t.Error("the static membership was dropped too")
+	}
+}
+
+func TestFeederDynamicGroupStatus(t *testing.T) {
+	st := openTestStore(t, t.TempDir())
+	f, _ := runFeeder(t, st)
+	if got := f.DynamicGroupStatus("g", "attributes.x:1"); got != iotdm.DynamicGroupBuilding {
+		t.Errorf("unknown group: %s", got)
+	}
+	putDynamicGroup(t, st, "g", "attributes.x:1")
+	catchUp(t, f, st)
+	if got := f.DynamicGroupStatus("g", "attributes.x:1"); got != iotdm.DynamicGroupActive {
+		t.Errorf("applied: %s", got)
+	}
+	if got := f.DynamicGroupStatus("g", "attributes.x:2"); got != iotdm.DynamicGroupRebuilding {
+		t.Errorf("newer query: %s", got)
+	}
+}
+
+// A thing whose shadow and static group predate it gets them in its
+// document when it is created.
+func TestFeederThingAfterItsShadow(t *testing.T) {
+	st := openTestStore(t, t.TempDir())
+	putDynamicGroup(t, st, "low", "shadow.reported.battery < 20")
+	f, _ := runFeeder(t, st)
+	updateShadow(t, st, "late", "", `{"state":{"reported":{"battery":5}}}`)
+	catchUp(t, f, st)
+	if _, ok := f.Things().Get("late"); ok {
+		t.Fatal("a shadow without a thing was indexed")
+	}
+	putThing(t, st, "late", "", nil)
+	catchUp(t, f, st)
+	wantList(t, "groups of late", groupsOf(t, f, st, "late"), "low~")
+	update(t, st, func(ctx context.Context, tx iotdm.Tx) error {
+		return tx.Delete(ctx, iotdm.KindThing, "late")
+	})
+	catchUp(t, f, st)
+	wantList(t, "low after delete", f.DynamicMembers("low"))
+}
