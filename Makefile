@@ -28,6 +28,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseConfigFile -fuzztime 20s ./cmd/iotdm/
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 20s ./internal/query/
 	$(GO) test -run '^$$' -fuzz FuzzUpdate -fuzztime 20s ./internal/shadow/
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 20s ./internal/policy/
 	$(GO) test -run '^$$' -fuzz FuzzParseCertificatePEM -fuzztime 20s ./internal/pki/
 	$(GO) test -run '^$$' -fuzz FuzzIssueFromCSR -fuzztime 20s ./internal/pki/
 
