@@ -45,6 +45,9 @@ const (
 	ErrInvalidStateTransition      ErrorCode = "InvalidStateTransitionException"
 	ErrUnsupportedDocumentEncoding ErrorCode = "UnsupportedDocumentEncodingException"
 	ErrForbidden                   ErrorCode = "ForbiddenException"
+	ErrCertificateConflict         ErrorCode = "CertificateConflictException"
+	ErrTransferConflict            ErrorCode = "TransferConflictException"
+	ErrTransferAlreadyCompleted    ErrorCode = "TransferAlreadyCompletedException"
 )
 
 // Error is the one error type of the domain. Services return it for every

@@ -9,7 +9,8 @@ import (
 // NewIoT returns the handler of the AWS IoT control plane (signing name
 // iot) for the device registry: one route per iotdm.Registry method, with
 // the method and URI template of the botocore iot model (2015-05-28), and
-// the routes of further services (IndexingRoutes) on the same endpoint.
+// the routes of further services (IndexingRoutes, SearchRoutes,
+// SecurityRoutes) on the same endpoint.
 func NewIoT(reg iotdm.Registry, more ...[]Route) http.Handler {
 	routes := iotRoutes(reg)
 	for _, m := range more {

@@ -85,7 +85,7 @@ func TestIoTWithAWSCLI(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v: %s", err, stderr)
 		}
-		want := &attachThingPrincipalInput{ThingName: "dev:1", Principal: "arn:aws:iot:us-east-1:123456789012:cert/abc"}
+		want := &iotdm.AttachThingPrincipalInput{ThingName: "dev:1", Principal: "arn:aws:iot:us-east-1:123456789012:cert/abc"}
 		if diff := cmp.Diff(want, fake.last(t, "AttachThingPrincipal")); diff != "" {
 			t.Errorf("input (-want +got):\n%s", diff)
 		}
@@ -96,7 +96,7 @@ func TestIoTWithAWSCLI(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v: %s", err, stderr)
 		}
-		want := &listAttachedPoliciesInput{Target: "arn:aws:iot:us-east-1:123456789012:thinggroup/g:1", Recursive: true}
+		want := &iotdm.ListAttachedPoliciesInput{Target: "arn:aws:iot:us-east-1:123456789012:thinggroup/g:1", Recursive: true}
 		if diff := cmp.Diff(want, fake.last(t, "ListAttachedPolicies")); diff != "" {
 			t.Errorf("input (-want +got):\n%s", diff)
 		}

@@ -24,41 +24,13 @@ import (
 	"github.com/iotdm/iotdm"
 )
 
-// Inputs of two IoT operations outside the Registry, to drive header
-// binding and ARN labels through the real SDK.
-type attachThingPrincipalInput struct {
-	ThingName          string `json:"-" uri:"thingName"`
-	Principal          string `json:"-" header:"x-amzn-principal"`
-	ThingPrincipalType string `json:"-" query:"thingPrincipalType"`
-}
-
-type listAttachedPoliciesInput struct {
-	Target    string `json:"-" uri:"target"`
-	Recursive bool   `json:"-" query:"recursive"`
-	Marker    string `json:"-" query:"marker"`
-	PageSize  *int   `json:"-" query:"pageSize"`
-}
-
-type listAttachedPoliciesOutput struct {
-	Policies   []struct{} `json:"policies"`
-	NextMarker string     `json:"nextMarker,omitempty"`
-}
-
 // iotEdge is an httptest server running Server + NewIoT over fake, with a
-// clock the test can move and two extra routes recorded in fake.
+// clock the test can move, and the security routes recorded in fake too.
 func iotEdge(t *testing.T, fake *fakeRegistry, now func() time.Time) *httptest.Server {
 	t.Helper()
 	s := New(Config{Keys: testKeys, Now: now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	routes := append(iotRoutes(fake),
-		Op("AttachThingPrincipal", http.MethodPut, "/things/{thingName}/principals",
-			func(ctx context.Context, in *attachThingPrincipalInput) (*iotdm.Empty, error) {
-				return nil, fake.record("AttachThingPrincipal", in)
-			}),
-		Op("ListAttachedPolicies", http.MethodPost, "/attached-policies/{target}",
-			func(ctx context.Context, in *listAttachedPoliciesInput) (*listAttachedPoliciesOutput, error) {
-				return &listAttachedPoliciesOutput{NextMarker: "bWFya2Vy"}, fake.record("ListAttachedPolicies", in)
-			}),
-	)
+	sec := fakeSecurity{fake}
+	routes := append(iotRoutes(fake), SecurityRoutes(sec, sec)...)
 	s.Handle("iot", NewRestJSON(routes))
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
@@ -234,7 +206,7 @@ func TestIoTWithSDKBindsRequests(t *testing.T) {
 				return err
 			},
 			op: "AttachThingPrincipal",
-			want: &attachThingPrincipalInput{ThingName: "dev:1", Principal: "arn:aws:iot:us-east-1:123456789012:cert/abc",
+			want: &iotdm.AttachThingPrincipalInput{ThingName: "dev:1", Principal: "arn:aws:iot:us-east-1:123456789012:cert/abc",
 				ThingPrincipalType: "EXCLUSIVE_THING"},
 		},
 		{
@@ -248,7 +220,7 @@ func TestIoTWithSDKBindsRequests(t *testing.T) {
 				return err
 			},
 			op:   "ListAttachedPolicies",
-			want: &listAttachedPoliciesInput{Target: "arn:aws:iot:us-east-1:123456789012:cert/abc", Recursive: true, PageSize: ptr(5)},
+			want: &iotdm.ListAttachedPoliciesInput{Target: "arn:aws:iot:us-east-1:123456789012:cert/abc", Recursive: true, PageSize: 5},
 		},
 	}
 	for _, tt := range tests {

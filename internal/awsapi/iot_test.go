@@ -246,13 +246,17 @@ func TestIoTRoutesMatchModel(t *testing.T) {
 				t.Fatal("model operation has no input")
 			}
 			checkInput(t, m, r.Input, op.Input.Shape)
-			if r.Output != reflect.TypeFor[iotdm.Empty]() {
-				if op.Output == nil {
-					t.Fatalf("%s returns %v but the model has no output", r.Name, r.Output)
+			if r.Output == reflect.TypeFor[iotdm.Empty]() {
+				if op.Output != nil && len(m.Shapes[op.Output.Shape].Members) > 0 {
+					t.Errorf("%s returns Empty but the model's %s has members", r.Name, op.Output.Shape)
 				}
-				checkPayload(t, m, r.Output, op.Output.Shape)
-				checkBody(t, m, r.Output, op.Output.Shape, r.Output.Name())
+				return
 			}
+			if op.Output == nil {
+				t.Fatalf("%s returns %v but the model has no output", r.Name, r.Output)
+			}
+			checkPayload(t, m, r.Output, op.Output.Shape)
+			checkBody(t, m, r.Output, op.Output.Shape, r.Output.Name())
 		})
 	}
 }
@@ -312,7 +316,8 @@ func checkPayload(t *testing.T, m *serviceModel, typ reflect.Type, shape string)
 }
 
 // checkBody checks that every JSON field of typ names a body member of the
-// structure shape, recursing through structures, lists and maps.
+// structure shape and that every body member has a JSON field, recursing
+// through structures, lists and maps.
 func checkBody(t *testing.T, m *serviceModel, typ reflect.Type, shape, path string) {
 	t.Helper()
 	for typ.Kind() == reflect.Pointer {
@@ -346,6 +351,7 @@ func checkBody(t *testing.T, m *serviceModel, typ reflect.Type, shape, path stri
 		t.Errorf("%s: Go %v for structure shape %s", path, typ, shape)
 		return
 	}
+	matched := map[string]bool{}
 	for i := range typ.NumField() {
 		f := typ.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
@@ -369,6 +375,12 @@ func checkBody(t *testing.T, m *serviceModel, typ reflect.Type, shape, path stri
 			t.Errorf("%s.%s: JSON name %q is no body member of %s", path, f.Name, name, shape)
 			continue
 		}
+		matched[member] = true
 		checkBody(t, m, f.Type, s.Members[member].Shape, path+"."+name)
+	}
+	for mn, mm := range s.Members {
+		if mm.Location == "" && mn != s.Payload && !matched[mn] {
+			t.Errorf("%s: body member %s of %s has no JSON field", path, mn, shape)
+		}
 	}
 }

@@ -72,7 +72,9 @@ func (fakeSearch) GetBucketsAggregation(context.Context, *iotdm.GetBucketsAggreg
 
 // allIoTRoutes is every route NewIoT serves in cmd/iotdm.
 func allIoTRoutes() []Route {
+	sec := fakeSecurity{&fakeRegistry{}}
 	routes := append(iotRoutes(&fakeRegistry{}), IndexingRoutes(fakeIndexing{}, fakeIndexing{})...)
+	routes = append(routes, SecurityRoutes(sec, sec)...)
 	return append(routes, SearchRoutes(fakeSearch{})...)
 }
 
