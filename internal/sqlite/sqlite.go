@@ -44,8 +44,12 @@ type DB struct {
 	maxSeq  *sql.Stmt
 	changes *sql.Stmt
 
-	cache  entityCache   // every committed entity; see cache.go
+	cache  *entityCache  // recently used committed entities, bounded; see cache.go
 	recent recentChanges // the latest published changes; see recent.go
+
+	// afterMissRead, when set (by tests), runs in Get between a miss's read
+	// of SQLite and its fill of the cache.
+	afterMissRead func()
 
 	w          *writer
 	queue      chan *request
@@ -75,9 +79,28 @@ type DB struct {
 
 var _ iotdm.Store = (*DB)(nil)
 
+// Options configure OpenOptions.
+type Options struct {
+	// Logger receives the store's logs; nil discards them.
+	Logger *slog.Logger
+	// CacheBytes bounds the entity cache (see docs/store.md): 0 means
+	// DefaultCacheBytes, a negative value turns the cache off, so every
+	// single read goes to SQLite.
+	CacheBytes int64
+}
+
 // Open opens (creating if needed) the database at path, brings its schema
-// up to date and starts the writer. logger may be nil.
+// up to date and starts the writer, with the default Options but logger.
+// logger may be nil.
 func Open(ctx context.Context, path string, logger *slog.Logger) (*DB, error) {
+	return OpenOptions(ctx, path, Options{Logger: logger})
+}
+
+// OpenOptions is Open with every option. Nothing is read into memory at
+// open: the entity cache starts empty and fills as entities are written and
+// read.
+func OpenOptions(ctx context.Context, path string, opts Options) (*DB, error) {
+	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -94,6 +117,7 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*DB, error) {
 		writerDone: make(chan struct{}),
 		closing:    make(chan struct{}),
 		notify:     make(chan struct{}),
+		cache:      newEntityCache(opts.CacheBytes),
 	}
 	if err := db.open(ctx); err != nil {
 		db.closeHandles()
@@ -101,7 +125,7 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*DB, error) {
 	}
 	go db.w.run()
 	go db.syncLoop(db.wal)
-	logger.InfoContext(ctx, "sqlite: opened", "path", abs, "seq", db.seq.Load())
+	logger.InfoContext(ctx, "sqlite: opened", "path", abs, "seq", db.seq.Load(), "cache_bytes", db.cache.budget)
 	return db, nil
 }
 
@@ -147,9 +171,6 @@ func (db *DB) open(ctx context.Context) error {
 	}
 	db.w.last = uint64(last)
 	db.seq.Store(uint64(last))
-	if err := db.cache.load(ctx, conn); err != nil {
-		return err
-	}
 	// The syncer makes commits durable by syncing the WAL file itself; the
 	// file lives as long as a connection to the database is open.
 	db.wal, err = os.OpenFile(db.path+"-wal", os.O_RDWR|os.O_CREATE, 0o600)

@@ -33,6 +33,30 @@ func TestStore(t *testing.T) {
 	})
 }
 
+// TestStoreTinyCache runs the suite with a 4 KiB entity cache: a few dozen
+// small entities fit, so most single reads miss and read SQLite, and
+// evictions are constant.
+func TestStoreTinyCache(t *testing.T) {
+	storetest.Run(t, opener(4<<10))
+}
+
+// TestStoreNoCache runs the suite with the entity cache off: every single
+// read, in Get and inside Updates, reads SQLite.
+func TestStoreNoCache(t *testing.T) {
+	storetest.Run(t, opener(-1))
+}
+
+func opener(cacheBytes int64) storetest.Opener {
+	return func(t *testing.T, dir string) iotdm.Store {
+		db, err := sqlite.OpenOptions(t.Context(), filepath.Join(dir, "iotdm.db"),
+			sqlite.Options{Logger: testLogger(t), CacheBytes: cacheBytes})
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		return db
+	}
+}
+
 // TestOpenPathNeedsNoEscaping opens a database whose path holds characters
 // that mean something in a URI.
 func TestOpenPathNeedsNoEscaping(t *testing.T) {
@@ -55,7 +79,14 @@ func TestOpenPathNeedsNoEscaping(t *testing.T) {
 
 func openTest(t *testing.T) *sqlite.DB {
 	t.Helper()
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "iotdm.db"), testLogger(t))
+	return openTestAt(t, filepath.Join(t.TempDir(), "iotdm.db"), 0)
+}
+
+// openTestAt opens the database at path with a cache of cacheBytes (0: the
+// default), closed when the test ends.
+func openTestAt(t *testing.T, path string, cacheBytes int64) *sqlite.DB {
+	t.Helper()
+	db, err := sqlite.OpenOptions(t.Context(), path, sqlite.Options{Logger: testLogger(t), CacheBytes: cacheBytes})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -21,6 +22,11 @@ type write struct {
 	key   string
 	value []byte // nil on delete
 	seq   uint64 // its Change's seq, once the writer has taken it into a batch
+
+	// replaced is set, in the writer's batch, when a later write of the
+	// same batch replaces this one: the entity's committed value is never
+	// this one's, and the entity cache skips it.
+	replaced bool
 }
 
 // writeTx is the iotdm.Tx given to an Update's fn. It runs on the writer
@@ -30,9 +36,9 @@ type write struct {
 // returns nil, so a failing fn leaves nothing to roll back and needs no
 // savepoint; the batch reaches SQLite in a few multi-row statements when it
 // commits. Reads see fn's own writes first, then those of earlier fns of the
-// batch, then the committed state: Gets answer from memory (the writer's
-// overlays and the entity cache), Scans from SQLite merged with the writes
-// not yet in it.
+// batch, then the committed state: Gets answer from the writer's overlays,
+// else the entity cache, else SQLite; Scans from SQLite merged with the
+// writes not yet in it.
 //
 // Statements run with a context that is never cancelled: interrupting a
 // statement inside a transaction makes SQLite roll back the whole
@@ -68,23 +74,28 @@ func (t *writeTx) fail(err error) error {
 	return err
 }
 
-// lookup returns the entity's value as fn sees it.
-func (t *writeTx) lookup(kind, key string) ([]byte, bool) {
+// lookup returns the entity's value as fn sees it. A database error is
+// sticky, as in Scan.
+func (t *writeTx) lookup(kind, key string) ([]byte, bool, error) {
 	k := entityKey{kind, key}
 	if i, ok := t.index[k]; ok {
 		w := t.writes[i]
-		return w.value, w.op == iotdm.OpPut
+		return w.value, w.op == iotdm.OpPut, nil
 	}
-	return t.w.lookup(k)
+	v, ok, err := t.w.lookup(k)
+	if err != nil {
+		return nil, false, t.fail(fmt.Errorf("sqlite: %w", err))
+	}
+	return v, ok, nil
 }
 
 func (t *writeTx) Get(ctx context.Context, kind, key string) ([]byte, bool, error) {
 	if err := t.check(ctx); err != nil {
 		return nil, false, err
 	}
-	v, ok := t.lookup(kind, key)
-	if !ok {
-		return nil, false, nil
+	v, ok, err := t.lookup(kind, key)
+	if err != nil || !ok {
+		return nil, false, err
 	}
 	return append([]byte{}, v...), true, nil
 }
@@ -191,7 +202,11 @@ func (t *writeTx) Delete(ctx context.Context, kind, key string) error {
 	if err := t.check(ctx); err != nil {
 		return err
 	}
-	if _, ok := t.lookup(kind, key); !ok {
+	_, ok, err := t.lookup(kind, key)
+	if err != nil {
+		return err
+	}
+	if !ok {
 		return nil // nothing is there: no Change
 	}
 	t.record(write{op: iotdm.OpDelete, kind: kind, key: key})

@@ -84,17 +84,29 @@ type unsyncedWrite struct {
 }
 
 // lookup returns an entity's value as the open batch sees it: the batch's
-// own last write of it, else a committed write still being synced, else
-// the cached value.
-func (w *writer) lookup(k entityKey) ([]byte, bool) {
+// own last write of it, else a committed write still being synced, else the
+// cached value, else the value in SQLite, read on the writer's connection
+// inside the open transaction.
+//
+// The order makes the answer the batch's view: the open batch's writes are
+// only buffered (flush writes them into the transaction just before COMMIT),
+// so SQLite on this connection holds exactly the committed state, every
+// committed batch included, the one being synced too; the cache holds only
+// latest committed values (see entityCache), and the overlays checked first
+// are newer than both. The value read from SQLite is not cached: the cache
+// fills from DB.Get and from the syncer's write-through.
+func (w *writer) lookup(k entityKey) ([]byte, bool, error) {
 	if i, ok := w.index[k]; ok {
 		wr := w.batch[i]
-		return wr.value, wr.op == iotdm.OpPut
+		return wr.value, wr.op == iotdm.OpPut, nil
 	}
 	if u, ok := w.unsynced[k]; ok {
-		return u.value, u.op == iotdm.OpPut
+		return u.value, u.op == iotdm.OpPut, nil
 	}
-	return w.db.cache.get(k.kind, k.key)
+	if v, ok := w.db.cache.get(k); ok {
+		return v, true, nil
+	}
+	return getValue(w.bg, w.st.get, k.kind, k.key)
 }
 
 // pruneUnsynced drops the unsynced writes the syncer has cached by now.
@@ -241,7 +253,7 @@ func (w *writer) finish(b *syncBatch) {
 	if b.err == nil {
 		if err := w.flush(); err != nil {
 			w.abort(b, err)
-		} else if _, err := w.st.commit.ExecContext(w.bg); err != nil {
+		} else if err := w.commit(); err != nil {
 			w.abort(b, fmt.Errorf("commit: %w", err))
 		} else {
 			b.writes, b.last, b.time = w.batch, w.last, time.Unix(0, w.now).UTC()
@@ -252,6 +264,20 @@ func (w *writer) finish(b *syncBatch) {
 	w.db.batched.Add(int64(len(b.reqs)))
 	w.avgBatch += (len(b.reqs)*batchAvgScale - w.avgBatch) / 8
 	w.syncQ <- b
+}
+
+// commit commits the open transaction. While COMMIT runs, the entity cache
+// holds none of the batch's entities and fills nothing (see
+// entityCache.beginCommit).
+func (w *writer) commit() error {
+	if len(w.batch) == 0 {
+		_, err := w.st.commit.ExecContext(w.bg) // changes nothing readers see
+		return err
+	}
+	w.db.cache.beginCommit(w.index)
+	defer w.db.cache.endCommit()
+	_, err := w.st.commit.ExecContext(w.bg)
+	return err
 }
 
 // keepUnsynced moves the committed batch's writes to the unsynced overlay,
@@ -296,7 +322,11 @@ func (w *writer) apply(wr write) {
 	if w.index == nil {
 		w.index = make(map[entityKey]int, maxBatch)
 	}
-	w.index[entityKey{wr.kind, wr.key}] = len(w.batch)
+	k := entityKey{wr.kind, wr.key}
+	if i, ok := w.index[k]; ok {
+		w.batch[i].replaced = true
+	}
+	w.index[k] = len(w.batch)
 	w.batch = append(w.batch, wr)
 }
 
