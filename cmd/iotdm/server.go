@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -179,6 +180,9 @@ func (s *server) startFeeder(ctx context.Context) error {
 	}()
 	select {
 	case <-s.feeder.Ready():
+		// The build decoded every entity once: return its garbage to the
+		// system now rather than over the next minutes.
+		debug.FreeOSMemory()
 		return nil
 	case <-s.feederDone:
 		return fmt.Errorf("build fleet index: %w", s.feederErr)
