@@ -5,72 +5,8 @@
 # the AWS IoT docs would type, checking each output with --query.
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-work=$(mktemp -d)
-server_pid=""
-cleanup() {
-	if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-		kill -TERM "$server_pid" 2>/dev/null || true
-		wait "$server_pid" 2>/dev/null || true
-	fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-passed=0
-failed=0
-# check NAME WANT CMD...: run CMD, compare its trimmed output with WANT.
-check() {
-	local name=$1 want=$2
-	shift 2
-	local got
-	if ! got=$("$@" 2>&1); then
-		echo "FAIL $name: command failed: $got"
-		failed=$((failed + 1))
-		return
-	fi
-	got=$(printf '%s' "$got" | tr -s ' \t\r\n' ' ' | sed -e 's/^ //' -e 's/ $//')
-	if [ "$got" = "$want" ]; then
-		echo "ok   $name"
-		passed=$((passed + 1))
-	else
-		echo "FAIL $name: got [$got], want [$want]"
-		failed=$((failed + 1))
-	fi
-}
-# check_error NAME CODE CMD...: CMD must fail with the AWS error code CODE.
-check_error() {
-	local name=$1 code=$2
-	shift 2
-	local out
-	if out=$("$@" 2>&1); then
-		echo "FAIL $name: succeeded, want $code"
-		failed=$((failed + 1))
-	elif printf '%s' "$out" | grep -q "($code)"; then
-		echo "ok   $name"
-		passed=$((passed + 1))
-	else
-		echo "FAIL $name: got [$out], want $code"
-		failed=$((failed + 1))
-	fi
-}
-
-echo "building iotdm"
-(cd "$root" && go build -o "$work/iotdm" ./cmd/iotdm)
-data="$work/data"
-# Port 0: the server picks a free port and records it; `iotdm env` reads it.
-"$work/iotdm" serve --data-dir "$data" --http-addr 127.0.0.1:0 --mqtt-addr 127.0.0.1:0 2>"$work/server.log" &
-server_pid=$!
-for _ in $(seq 1 100); do
-	[ -s "$data/server.json" ] && break
-	sleep 0.1
-done
-[ -s "$data/server.json" ] || { echo "server did not start"; cat "$work/server.log"; exit 1; }
-
-# Only what iotdm env prints: no other AWS configuration.
-unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE AWS_ENDPOINT_URL AWS_CONFIG_FILE
-export AWS_CONFIG_FILE=/dev/null
-eval "$("$work/iotdm" env --data-dir "$data")"
+. "$(dirname "$0")/lib.sh"
+start_server
 check "healthz" "ok" bash -c "curl -fsS \"\$AWS_ENDPOINT_URL/healthz\" | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"status\"])'"
 
 # Thing types, as in the AWS IoT developer guide.
@@ -325,12 +261,9 @@ check_error "unknown key" UnrecognizedClientException \
 	env AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_ACCESS_KEY_ID=AKIAUNKNOWNUNKNOWN00 AWS_SECRET_ACCESS_KEY=x aws iot list-things
 
 # The same server through boto3, with the same environment.
-if python3 "$root/scripts/e2e-boto3.py"; then
-	passed=$((passed + 1))
-else
-	echo "FAIL e2e-boto3.py"
-	failed=$((failed + 1))
-fi
+run_script e2e-boto3.py python3 "$root/scripts/e2e-boto3.py"
 
-echo "e2e-cli: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+# Certificates and policies, on a server of their own from the same binary.
+run_script e2e-security.sh env IOTDM_BIN="$bin" bash "$root/scripts/e2e-security.sh"
+
+finish e2e-cli

@@ -16,6 +16,8 @@ import (
 
 	"github.com/iotdm/iotdm"
 	"github.com/iotdm/iotdm/internal/fleetindex"
+	"github.com/iotdm/iotdm/internal/pki"
+	"github.com/iotdm/iotdm/internal/pki/cafile"
 )
 
 // Files of the data directory the server owns.
@@ -40,6 +42,7 @@ type server struct {
 	lock    *os.File
 	key     AccessKey
 	store   iotdm.Store
+	ca      *pki.CA // the built-in CA, kept in the data directory (ca.pem, ca.key)
 	// feeder keeps the fleet index and dynamic group memberships in step
 	// with the store; it runs in a goroutine the server owns, stopped by
 	// stopFeeder and waited for (feederDone) before the store closes.
@@ -109,6 +112,10 @@ func (s *server) Start(ctx context.Context) (err error) {
 	if err := s.startFeeder(ctx); err != nil {
 		return err
 	}
+	if s.ca, err = cafile.LoadOrCreate(dir, pki.CAOptions{}); err != nil {
+		return fmt.Errorf("certificate authority: %w", err)
+	}
+	s.log.Info("certificate authority ready", "caFile", filepath.Join(dir, cafile.CertFile))
 
 	var lc net.ListenConfig
 	if s.ln, err = lc.Listen(ctx, "tcp", s.cfg.HTTPAddr); err != nil {
@@ -124,6 +131,7 @@ func (s *server) Start(ctx context.Context) (err error) {
 		mqttEndpoint: mqttEndpoint(s.cfg.MQTTAddr),
 		logger:       s.log,
 		feeder:       s.feeder,
+		ca:           s.ca,
 	})
 	info := healthInfo{Version: s.version, Region: s.cfg.Region, AccountID: s.cfg.AccountID, HTTPAddr: httpAddr}
 	reqCtx, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))

@@ -11,6 +11,7 @@ import (
 	"github.com/iotdm/iotdm/internal/awsapi"
 	"github.com/iotdm/iotdm/internal/control"
 	"github.com/iotdm/iotdm/internal/fleetindex"
+	"github.com/iotdm/iotdm/internal/pki"
 	"github.com/iotdm/iotdm/internal/sqlite"
 )
 
@@ -32,6 +33,7 @@ type apiDeps struct {
 	mqttEndpoint string    // device endpoint DescribeEndpoint answers
 	logger       *slog.Logger
 	feeder       *fleetindex.Feeder // the fleet indices (AWS_Things, AWS_ThingGroups), already built
+	ca           *pki.CA            // the built-in CA that issues device certificates
 }
 
 // newAPIHandler builds the services over the store and the SigV4 edge in
@@ -53,7 +55,10 @@ func newAPIHandler(d apiDeps) http.Handler {
 	})
 	indexing := control.NewIndexing(d.store, control.IndexingOptions{Logger: d.logger})
 	search := control.NewSearch(d.store, d.feeder, control.SearchOptions{Logger: d.logger})
-	edge.Handle("iot", awsapi.NewIoT(registry, awsapi.IndexingRoutes(indexing, registry), awsapi.SearchRoutes(search)))
+	certs := control.NewCertificates(d.store, d.ca, control.CertificatesOptions{Region: d.cfg.Region, AccountID: d.cfg.AccountID, Logger: d.logger})
+	pols := control.NewPolicies(d.store, control.PoliciesOptions{Region: d.cfg.Region, AccountID: d.cfg.AccountID, Logger: d.logger})
+	edge.Handle("iot", awsapi.NewIoT(registry, awsapi.IndexingRoutes(indexing, registry), awsapi.SearchRoutes(search),
+		awsapi.SecurityRoutes(certs, pols)))
 	// The SDK models sign iot-data requests as iotdata; the developer guide
 	// tells hand-written clients to sign as iotdevicegateway. Both reach the
 	// same shadows.

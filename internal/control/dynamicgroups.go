@@ -186,6 +186,6 @@ func (r *Registry) DeleteDynamicThingGroup(ctx context.Context, in *iotdm.Delete
 		if !g.Dynamic() {
 			return invalid("Thing group %s is a static thing group; delete it with DeleteThingGroup", in.ThingGroupName)
 		}
-		return deleteGroup(ctx, tx, in.ThingGroupName)
+		return r.deleteGroup(ctx, tx, in.ThingGroupName)
 	})
 }

@@ -362,15 +362,27 @@ func (r *Registry) DeleteThingGroup(ctx context.Context, in *iotdm.DeleteThingGr
 				return invalid("Cannot delete thing group : %s when there are still child groups attached to it.", in.ThingGroupName)
 			}
 		}
-		return deleteGroup(ctx, tx, in.ThingGroupName)
+		return r.deleteGroup(ctx, tx, in.ThingGroupName)
 	})
 }
 
 // deleteGroup deletes a group and every membership of it.
-func deleteGroup(ctx context.Context, tx iotdm.Tx, group string) error {
+func (r *Registry) deleteGroup(ctx context.Context, tx iotdm.Tx, group string) error {
+	// Its policy attachments go with it (AWS §4.7): a group created later
+	// under the same name starts without them.
+	arn := r.arn("thinggroup", group)
+	policies, err := attachedPolicyNames(ctx, tx, arn)
+	if err != nil {
+		return err
+	}
+	for _, p := range policies {
+		if err := deleteAttachment(ctx, tx, p, arn); err != nil {
+			return err
+		}
+	}
 	var members []string
 	prefix := group + "/"
-	err := tx.Scan(ctx, iotdm.KindGroupMember, prefix, "", 0, func(key string, _ []byte) error {
+	err = tx.Scan(ctx, iotdm.KindGroupMember, prefix, "", 0, func(key string, _ []byte) error {
 		members = append(members, strings.TrimPrefix(key, prefix))
 		return nil
 	})

@@ -218,6 +218,14 @@ func (r *Registry) DeleteThing(ctx context.Context, in *iotdm.DeleteThingInput) 
 		if err := checkVersion("thing", in.ThingName, in.ExpectedVersion, thing.Version); err != nil {
 			return err
 		}
+		// AWS: DeleteThing fails while principals are attached (§1.3).
+		attached, err := hasAny(ctx, tx, iotdm.KindThingPrincipal, in.ThingName+"/")
+		if err != nil {
+			return err
+		}
+		if attached {
+			return invalid("Cannot delete. Thing %s is still attached to one or more principals", in.ThingName)
+		}
 		groups, err := thingGroupNames(ctx, tx, in.ThingName)
 		if err != nil {
 			return err

@@ -115,12 +115,16 @@ func validateTags(tags []iotdm.Tag) error {
 
 // pageSize validates maxResults (RegistryMaxResults 1-250) and applies the
 // default.
-func pageSize(n int) (int, error) {
+func pageSize(n int) (int, error) { return pageSizeOf("maxResults", n) }
+
+// pageSizeOf validates a page size member (RegistryMaxResults, or PageSize
+// of the marker listings: both 1-250) and applies the default.
+func pageSizeOf(member string, n int) (int, error) {
 	switch {
 	case n == 0:
 		return defaultMaxResults, nil
 	case n < 1 || n > maxRegistryResults:
-		return 0, invalid("1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and %d", n, maxRegistryResults)
+		return 0, invalid("1 validation error detected: Value '%d' at '%s' failed to satisfy constraint: Member must have value between 1 and %d", n, member, maxRegistryResults)
 	}
 	return n, nil
 }
