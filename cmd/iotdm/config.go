@@ -25,6 +25,12 @@ const (
 	// defaultThingTypeDeleteWait is AWS's wait between DeprecateThingType
 	// and DeleteThingType.
 	defaultThingTypeDeleteWait = "5m"
+	// defaultCAValidity is the validity of the built-in CA created on first
+	// start: 30 years, beyond the 2049-12-31 expiry of AWS-style device
+	// certificates issued today.
+	defaultCAValidity = "262980h"
+	// defaultStoreCacheMiB is the store's entity cache budget.
+	defaultStoreCacheMiB = "64"
 
 	// configFileName is the config file read from the data directory when
 	// neither --config nor IOTDM_CONFIG names one.
@@ -53,6 +59,11 @@ type Config struct {
 	// ThingTypeDeleteWait is how long a thing type must have been deprecated
 	// before it can be deleted (AWS: 5 minutes; 0 means no wait).
 	ThingTypeDeleteWait time.Duration
+	// CAValidity is the validity of the built-in certificate authority
+	// created on first start; an existing CA keeps its own.
+	CAValidity time.Duration
+	// StoreCacheBytes is the budget of the store's in-memory entity cache.
+	StoreCacheBytes int64
 
 	// ConfigFile is the config file that was read, "" when none was.
 	ConfigFile string
@@ -88,6 +99,8 @@ const (
 	optLogLevel  = "log-level"
 
 	optThingTypeDeleteWait = "thing-type-delete-wait"
+	optCAValidity          = "ca-validity"
+	optStoreCacheMiB       = "store-cache-mib"
 )
 
 // options returns every option, in the order usage and problems list them.
@@ -117,6 +130,12 @@ func options() []option {
 		{name: optThingTypeDeleteWait, arg: "DURATION", env: "IOTDM_THING_TYPE_DELETE_WAIT", def: defaultThingTypeDeleteWait,
 			usage: "how long a thing type must be deprecated before DeleteThingType accepts it (AWS: 5m; 0 for none)",
 			check: checkDuration, set: func(c *Config, v string) { c.ThingTypeDeleteWait, _ = time.ParseDuration(v) }},
+		{name: optCAValidity, arg: "DURATION", env: "IOTDM_CA_VALIDITY", def: defaultCAValidity,
+			usage: "validity of the built-in certificate authority created on first start (DATA-DIR/ca.pem)",
+			check: checkPositiveDuration, set: func(c *Config, v string) { c.CAValidity, _ = time.ParseDuration(v) }},
+		{name: optStoreCacheMiB, arg: "MIB", env: "IOTDM_STORE_CACHE_MIB", def: defaultStoreCacheMiB,
+			usage: "memory budget of the store's entity cache, in MiB (0 turns the cache off)",
+			check: checkNonNegativeInt, set: func(c *Config, v string) { n, _ := strconv.ParseInt(v, 10, 64); c.StoreCacheBytes = n << 20 }},
 	}
 }
 
@@ -379,6 +398,25 @@ func checkRegion(v string) error {
 func checkAccountID(v string) error {
 	if !accountIDPattern.MatchString(v) {
 		return errors.New("must be exactly 12 digits")
+	}
+	return nil
+}
+
+func checkPositiveDuration(v string) error {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return fmt.Errorf("not a duration such as 8760h")
+	}
+	if d <= 0 {
+		return fmt.Errorf("must be positive")
+	}
+	return nil
+}
+
+func checkNonNegativeInt(v string) error {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 || n > 1<<30 {
+		return fmt.Errorf("not a whole number from 0 to %d", 1<<30)
 	}
 	return nil
 }

@@ -33,6 +33,8 @@ func defaults() Config {
 		LogLevel:  slog.LevelInfo,
 
 		ThingTypeDeleteWait: 5 * time.Minute,
+		CAValidity:          262980 * time.Hour,
+		StoreCacheBytes:     64 << 20,
 	}
 }
 
@@ -59,20 +61,28 @@ func TestLoadConfig(t *testing.T) {
 			args: []string{"--data-dir", "/d", "--http-addr=0.0.0.0:0", "-mqtt-addr", "[::1]:1883",
 				"--region", "eu-west-1", "--account-id", "000000000001", "--log-level", "DEBUG"},
 			want: Config{DataDir: "/d", HTTPAddr: "0.0.0.0:0", MQTTAddr: "[::1]:1883", Region: "eu-west-1",
-				AccountID: "000000000001", LogLevel: slog.LevelDebug, ThingTypeDeleteWait: 5 * time.Minute},
+				AccountID: "000000000001", LogLevel: slog.LevelDebug, ThingTypeDeleteWait: 5 * time.Minute,
+				CAValidity: 262980 * time.Hour, StoreCacheBytes: 64 << 20},
 		},
 		{
 			name: "environment",
 			env: map[string]string{"IOTDM_DATA_DIR": "/e", "IOTDM_HTTP_ADDR": ":4580", "IOTDM_MQTT_ADDR": "localhost:8883",
 				"IOTDM_REGION": "ap-southeast-2", "IOTDM_ACCOUNT_ID": "210987654321", "IOTDM_LOG_LEVEL": "warn"},
 			want: Config{DataDir: "/e", HTTPAddr: ":4580", MQTTAddr: "localhost:8883", Region: "ap-southeast-2",
-				AccountID: "210987654321", LogLevel: slog.LevelWarn, ThingTypeDeleteWait: 5 * time.Minute},
+				AccountID: "210987654321", LogLevel: slog.LevelWarn, ThingTypeDeleteWait: 5 * time.Minute,
+				CAValidity: 262980 * time.Hour, StoreCacheBytes: 64 << 20},
 		},
 		{
 			name: "thing type delete wait from the environment and from a flag",
 			args: []string{"--thing-type-delete-wait", "0"},
 			env:  map[string]string{"IOTDM_THING_TYPE_DELETE_WAIT": "30s"},
 			want: with(func(c *Config) { c.ThingTypeDeleteWait = 0 }),
+		},
+		{
+			name: "CA validity and store cache",
+			args: []string{"--ca-validity", "8760h", "--store-cache-mib", "0"},
+			env:  map[string]string{"IOTDM_STORE_CACHE_MIB": "512"},
+			want: with(func(c *Config) { c.CAValidity = 8760 * time.Hour; c.StoreCacheBytes = 0 }),
 		},
 		{
 			name: "thing type delete wait from the environment",

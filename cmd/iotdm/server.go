@@ -106,13 +106,13 @@ func (s *server) Start(ctx context.Context) (err error) {
 	if err := ensureAWSConfig(dir); err != nil {
 		return err
 	}
-	if s.store, err = openStore(ctx, filepath.Join(dir, storeFileName), s.log.With("component", "store")); err != nil {
+	if s.store, err = openStore(ctx, filepath.Join(dir, storeFileName), s.cfg.StoreCacheBytes, s.log.With("component", "store")); err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
 	if err := s.startFeeder(ctx); err != nil {
 		return err
 	}
-	if s.ca, err = cafile.LoadOrCreate(dir, pki.CAOptions{}); err != nil {
+	if s.ca, err = cafile.LoadOrCreate(dir, pki.CAOptions{Validity: s.cfg.CAValidity}); err != nil {
 		return fmt.Errorf("certificate authority: %w", err)
 	}
 	s.log.Info("certificate authority ready", "caFile", filepath.Join(dir, cafile.CertFile))

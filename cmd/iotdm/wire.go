@@ -16,8 +16,11 @@ import (
 )
 
 // openStore opens the SQLite store at path.
-func openStore(ctx context.Context, path string, logger *slog.Logger) (iotdm.Store, error) {
-	db, err := sqlite.Open(ctx, path, logger)
+func openStore(ctx context.Context, path string, cacheBytes int64, logger *slog.Logger) (iotdm.Store, error) {
+	if cacheBytes == 0 {
+		cacheBytes = -1 // sqlite: 0 is its default budget, negative no cache
+	}
+	db, err := sqlite.OpenOptions(ctx, path, sqlite.Options{Logger: logger, CacheBytes: cacheBytes})
 	if err != nil {
 		return nil, err
 	}
