@@ -242,7 +242,7 @@ func (ix *Index) eachLeaf(match *roaring.Bitmap, field string, perDoc func(uint3
 	it := cand.Iterator()
 	for it.HasNext() {
 		d := it.Next()
-		ls := leavesAt(ix.docs[d], field)
+		ls := leavesAt(ix.docs[d], ix.names[d], ix.keys.keys, field)
 		perDoc(d, ls)
 		if perLeaf != nil {
 			for _, l := range ls {

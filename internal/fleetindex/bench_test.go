@@ -43,7 +43,8 @@ func benchDoc(r *rand.Rand, i int) map[string]any {
 }
 
 // buildBench indexes benchDocs documents and reports the index's heap
-// bytes per document (documents themselves excluded).
+// bytes per document (its compact copies of the documents included, the
+// benchmark's maps excluded).
 func buildBench(b *testing.B) (*Index, []map[string]any, float64) {
 	b.Helper()
 	r := rand.New(rand.NewPCG(1, 2))
@@ -148,5 +149,17 @@ func BenchmarkStatistics(b *testing.B) {
 	defer b.ReportMetric(perDoc, "index-B/doc")
 	for range b.N {
 		ix.Statistics(e, "shadow.reported.temperature", query.Number)
+	}
+}
+
+// BenchmarkBuckets reads the leaves of every matching document (terms
+// aggregations and cardinality do).
+func BenchmarkBuckets(b *testing.B) {
+	ix, _, perDoc := buildBench(b)
+	e := benchExpr(b, "connectivity.connected:true")
+	b.ResetTimer()
+	defer b.ReportMetric(perDoc, "index-B/doc")
+	for range b.N {
+		ix.Buckets(e, "attributes.model", 10)
 	}
 }

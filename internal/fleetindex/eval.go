@@ -220,17 +220,34 @@ func (ix *Index) evalTerm(t *query.Term) *roaring.Bitmap {
 				break
 			}
 		}
+		// Only the sections the field reads are decoded.
+		keep := sectionsFor(t.Field)
 		hits := roaring.New()
 		it := cand.Iterator()
 		for it.HasNext() {
 			d := it.Next()
-			if query.Match(t, ix.docs[d]) {
+			if query.Match(t, decodeSections(ix.docs[d], ix.names[d], ix.keys.keys, keep)) {
 				hits.Add(d)
 			}
 		}
 		bms = append(bms, hits)
 	}
 	return roaring.FastOr(bms...)
+}
+
+// sectionsFor returns which top-level keys of a document query.Match reads
+// to look field up: the keys that are field or a dotted prefix of it (AWS
+// §2.2: dotted keys and nested objects answer the same path), and
+// thingGroupDescription for its description alias; every key for a bare
+// term.
+func sectionsFor(field string) func(string) bool {
+	if field == "" {
+		return func(string) bool { return true }
+	}
+	return func(k string) bool {
+		return strings.HasPrefix(field, k) && (len(field) == len(k) || field[len(k)] == '.') ||
+			field == "description" && k == "thingGroupDescription"
+	}
 }
 
 // evalRange answers ranges and comparisons (AWS §2.3). As in query.Match,

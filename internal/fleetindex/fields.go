@@ -14,6 +14,9 @@ import (
 
 // leaf is one indexed scalar value of a document, built exactly as
 // query.Match builds it (AWS §2.2).
+//
+// The strings of leaves walked from a compact document may be substrings
+// of it: whatever keeps one beyond the walk must copy it.
 type leaf struct {
 	raw   string  // the value as written (original case), for buckets and cardinality
 	text  string  // lower-cased text; its whitespace-separated words are the terms
@@ -24,37 +27,52 @@ type leaf struct {
 // makeLeaf mirrors query.Match: strings, booleans, json.Number, finite
 // float64/float32 and int, int32, int64, uint64 are indexed; anything else
 // (null included, AWS §2.2) is not. Values that parse as JSON numbers are
-// numeric too, attribute strings included.
+// numeric too, attribute strings included. The walker builds the same
+// leaves from compact documents through textLeaf, boolLeaf and floatLeaf.
 func makeLeaf(v any) (leaf, bool) {
 	switch v := v.(type) {
 	case string:
-		n, ok := parseNumber(v)
-		return leaf{raw: v, text: strings.ToLower(v), num: n, isNum: ok}, true
+		return textLeaf(v), true
 	case bool:
-		s := strconv.FormatBool(v)
-		return leaf{raw: s, text: s}, true
+		return boolLeaf(v), true
 	case json.Number:
-		n, ok := parseNumber(string(v))
-		return leaf{raw: string(v), text: strings.ToLower(string(v)), num: n, isNum: ok}, true
+		return textLeaf(string(v)), true
 	case float64:
-		// AWS §2.2 numbers; query.Match drops non-finite values.
-		if math.IsInf(v, 0) || math.IsNaN(v) {
-			return leaf{}, false
-		}
-		s := strconv.FormatFloat(v, 'f', -1, 64)
-		return leaf{raw: s, text: s, num: v, isNum: true}, true
+		return floatLeaf(v)
 	case float32:
-		return makeLeaf(float64(v))
+		return floatLeaf(float64(v))
 	case int:
-		return makeLeaf(json.Number(strconv.FormatInt(int64(v), 10)))
+		return textLeaf(strconv.FormatInt(int64(v), 10)), true
 	case int64:
-		return makeLeaf(json.Number(strconv.FormatInt(v, 10)))
+		return textLeaf(strconv.FormatInt(v, 10)), true
 	case int32:
-		return makeLeaf(json.Number(strconv.FormatInt(int64(v), 10)))
+		return textLeaf(strconv.FormatInt(int64(v), 10)), true
 	case uint64:
-		return makeLeaf(json.Number(strconv.FormatUint(v, 10)))
+		return textLeaf(strconv.FormatUint(v, 10)), true
 	}
 	return leaf{}, false
+}
+
+// textLeaf is the leaf of a string or of a json.Number (query.Match treats
+// both alike); Go integers are indexed as their decimal json.Number.
+func textLeaf(s string) leaf {
+	n, ok := parseNumber(s)
+	return leaf{raw: s, text: strings.ToLower(s), num: n, isNum: ok}
+}
+
+func boolLeaf(b bool) leaf {
+	s := strconv.FormatBool(b)
+	return leaf{raw: s, text: s}
+}
+
+// floatLeaf is the leaf of a float64 (AWS §2.2 numbers); query.Match drops
+// non-finite values.
+func floatLeaf(v float64) (leaf, bool) {
+	if math.IsInf(v, 0) || math.IsNaN(v) {
+		return leaf{}, false
+	}
+	s := strconv.FormatFloat(v, 'f', -1, 64)
+	return leaf{raw: s, text: s, num: v, isNum: true}, true
 }
 
 // parseNumber is query's rule for numbers (AWS §2.2: JSON numbers, integers
@@ -125,8 +143,9 @@ type fieldKey struct {
 	hidden bool
 }
 
-// walker visits the indexed leaves of a document. Paths join keys with '.',
-// so nested objects and dotted keys answer the same path (AWS §2.2).
+// walker visits the indexed leaves of a compact document (see compact.go).
+// Paths join keys with '.', so nested objects and dotted keys answer the
+// same path (AWS §2.2).
 type walker struct {
 	// target, when set, restricts the walk to leaves whose path is target.
 	target string
@@ -136,6 +155,10 @@ type walker struct {
 	exists func(path string)
 	// paths, if set, interns joined paths (writer side only).
 	paths map[pathKey]string
+
+	keys []string // the index's key dictionary
+	id   string   // the document's name (tagID)
+	c    cursor
 }
 
 type pathKey struct{ parent, key string }
@@ -143,7 +166,27 @@ type pathKey struct{ parent, key string }
 // maxPaths bounds the path cache; past it paths are joined afresh.
 const maxPaths = 1 << 16
 
-// join joins path and key, reusing the interned string when it can.
+// child returns the path of key under path and whether the walk enters
+// it. With a target, path is always a prefix of the target (or the target)
+// and the child's path is a prefix of the target too: no string is built.
+func (w *walker) child(path, key string) (string, bool) {
+	if w.target == "" {
+		return w.join(path, key), true
+	}
+	t := w.target
+	end := len(key)
+	if path != "" {
+		end += len(path) + 1
+	}
+	if len(t) < end || (len(t) > end && t[end] != '.') || t[end-len(key):end] != key ||
+		(path != "" && t[len(path)] != '.') {
+		return "", false
+	}
+	return t[:end], true
+}
+
+// join joins path and key, reusing the interned string when it can. The
+// result never shares memory with the document.
 func (w *walker) join(path, key string) string {
 	if w.paths == nil {
 		return join(path, key)
@@ -166,100 +209,142 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
-// enter reports whether the walk must descend into path.
-func (w *walker) enter(path string) bool {
-	if w.target == "" {
-		return true
-	}
-	return path == w.target || (len(w.target) > len(path) && w.target[len(path)] == '.' && strings.HasPrefix(w.target, path))
-}
-
 func (w *walker) mark(path string) {
 	if w.exists != nil {
 		w.exists(path)
 	}
 }
 
-// doc walks a thing document. AWS §2.3: a bare term searches registry,
-// shadow and Defender fields; query.Match leaves out the top-level
-// connectivity and version values and the shadow's version fields.
-func (w *walker) doc(doc map[string]any) {
-	for k, v := range doc {
-		if !w.enter(k) {
-			continue
-		}
-		k := w.join("", k)
-		var hit bool
-		switch k {
-		case "connectivity", "version":
-			hit = w.value(v, k, true)
-		case "shadow":
-			if sh, ok := v.(map[string]any); ok {
-				hit = w.shadow(sh, k, true)
-			} else {
-				hit = w.value(v, k, true) // not searched by bare terms
-			}
-		default:
-			hit = w.value(v, k, false)
-		}
-		if hit {
-			w.mark(k)
-		}
+// doc walks a whole compact document.
+func (w *walker) doc(doc string) {
+	if doc == "" {
+		return
+	}
+	d := cursor{s: doc}
+	for n := d.uvarint(); n > 0; n-- {
+		k := d.key(w.keys)
+		start := d.i
+		d.skip()
+		w.section(k, doc[start:d.i])
 	}
 }
 
-// shadow walks a classic or named shadow. derive says whether a missing
-// hasDelta is derived here (AWS §2.2: shadow.hasDelta is derived;
-// query.Match derives shadow.hasDelta and shadow.name.<n>.hasDelta).
-func (w *walker) shadow(sh map[string]any, path string, derive bool) bool {
+// sections walks some top-level entries of a document.
+func (w *walker) sections(secs []section) {
+	for i := range secs {
+		w.section(secs[i].key, secs[i].val)
+	}
+}
+
+// section walks the top-level entry k whose value is val. AWS §2.3: a bare
+// term searches registry, shadow and Defender fields; query.Match leaves
+// out the top-level connectivity and version values and the shadow's
+// version fields.
+func (w *walker) section(k, val string) {
+	p, ok := w.child("", k)
+	if !ok {
+		return
+	}
+	w.c = cursor{s: val}
 	var hit bool
-	for k, v := range sh {
-		p := w.join(path, k)
-		if !w.enter(p) {
+	switch k {
+	case "connectivity", "version":
+		hit = w.value(p, true)
+	case "shadow":
+		if n, ok := w.objectLen(); ok {
+			hit = w.shadow(n, p, true)
+		} else {
+			hit = w.value(p, true) // not searched by bare terms
+		}
+	default:
+		hit = w.value(p, false)
+	}
+	if hit {
+		w.mark(p)
+	}
+}
+
+// objectLen reads the tag and length of a map[string]any (a typed nil is
+// empty) and reports whether the value at the cursor is one; otherwise it
+// reads nothing.
+func (w *walker) objectLen() (int, bool) {
+	switch w.c.s[w.c.i] {
+	case tagObject:
+		w.c.i++
+		return int(w.c.uvarint()), true
+	case tagNilObject:
+		w.c.i++
+		return 0, true
+	}
+	return 0, false
+}
+
+// shadow walks the n entries of a classic or named shadow. derive says
+// whether a missing hasDelta is derived here (AWS §2.2: shadow.hasDelta is
+// derived; query.Match derives shadow.hasDelta and
+// shadow.name.<n>.hasDelta), true when the shadow holds a non-empty delta
+// object.
+func (w *walker) shadow(n int, path string, derive bool) bool {
+	var hit, hasDelta, delta bool
+	for ; n > 0; n-- {
+		k := w.c.key(w.keys)
+		switch k {
+		case "hasDelta":
+			hasDelta = true
+		case "delta":
+			if w.c.s[w.c.i] == tagObject {
+				d := w.c
+				d.i++
+				delta = d.uvarint() > 0
+			}
+		}
+		p, ok := w.child(path, k)
+		if !ok {
+			w.c.skip()
 			continue
 		}
 		var r bool
 		switch k {
 		case "version":
-			r = w.value(v, p, true) // AWS §2.1: not searchable
+			r = w.value(p, true) // AWS §2.1: not searchable
 		case "name":
-			if names, ok := v.(map[string]any); ok {
-				r = w.names(names, p, derive && path == "shadow")
+			if n, ok := w.objectLen(); ok {
+				r = w.names(n, p, derive && path == "shadow")
 			} else {
-				r = w.value(v, p, true)
+				r = w.value(p, true)
 			}
 		default:
-			r = w.value(v, p, false)
+			r = w.value(p, false)
 		}
 		if r {
 			w.mark(p)
 			hit = true
 		}
 	}
-	if _, ok := sh["hasDelta"]; derive && !ok {
-		p := w.join(path, "hasDelta")
-		if w.target == "" || w.target == p {
-			d, _ := sh["delta"].(map[string]any)
-			l, _ := makeLeaf(len(d) > 0)
-			w.leaf(p, true, l)
+	if derive && !hasDelta {
+		if p, ok := w.child(path, "hasDelta"); ok && (w.target == "" || len(p) == len(w.target)) {
+			w.leaf(p, true, boolLeaf(delta))
 			w.mark(p)
 		}
 	}
 	return hit
 }
 
-func (w *walker) names(names map[string]any, path string, derive bool) bool {
+// names walks the n named shadows under path.
+func (w *walker) names(n int, path string, derive bool) bool {
 	var hit bool
-	for n, v := range names {
-		p := w.join(path, n)
-		if !w.enter(p) {
+	for ; n > 0; n-- {
+		k := w.c.key(w.keys)
+		p, ok := w.child(path, k)
+		if !ok {
+			w.c.skip()
 			continue
 		}
 		var r bool
-		if m, ok := v.(map[string]any); ok {
-			r = w.shadow(m, p, derive && !strings.Contains(n, "."))
+		if m, ok := w.objectLen(); ok {
+			r = w.shadow(m, p, derive && !strings.Contains(k, "."))
 		} else {
-			r = w.value(v, p, true)
+			r = w.value(p, true)
 		}
 		if r {
 			w.mark(p)
@@ -269,64 +354,107 @@ func (w *walker) names(names map[string]any, path string, derive bool) bool {
 	return hit
 }
 
-// value walks any value at path and reports whether it held a leaf.
-// AWS §2.2: scalar arrays are indexed element-wise, an array holding
-// objects or arrays is not indexed at all, null is not indexed.
-func (w *walker) value(v any, path string, hidden bool) bool {
-	switch v := v.(type) {
-	case nil:
-		return false
-	case map[string]any:
+// value walks the value at the cursor, at path, and reports whether it
+// held a leaf. AWS §2.2: scalar arrays are indexed element-wise, an array
+// holding objects or arrays is not indexed at all, null is not indexed.
+func (w *walker) value(path string, hidden bool) bool {
+	tag := w.c.s[w.c.i]
+	switch tag {
+	case tagObject, tagStrMap:
+		w.c.i++
 		var hit bool
-		for k, c := range v {
-			p := w.join(path, k)
-			if w.enter(p) && w.value(c, p, hidden) {
+		for n := w.c.uvarint(); n > 0; n-- {
+			k := w.c.key(w.keys)
+			p, ok := w.child(path, k)
+			if !ok {
+				w.c.skip()
+				continue
+			}
+			if w.value(p, hidden) {
 				w.mark(p)
 				hit = true
 			}
 		}
 		return hit
-	case map[string]string:
+	case tagArray:
+		w.c.i++
+		n := w.c.uvarint()
+		start := w.c.i
+		nested := false
+		for i := n; i > 0; i-- {
+			nested = nested || isContainer(w.c.s[w.c.i])
+			w.c.skip()
+		}
+		if nested || (w.target != "" && path != w.target) {
+			return false
+		}
+		end := w.c.i
+		w.c.i = start
 		var hit bool
-		for k, c := range v {
-			p := w.join(path, k)
-			if w.enter(p) && w.value(c, p, hidden) {
-				w.mark(p)
+		for ; n > 0; n-- {
+			if w.value(path, hidden) {
 				hit = true
 			}
 		}
+		w.c.i = end
 		return hit
-	case []any:
-		for _, x := range v {
-			switch x.(type) {
-			case map[string]any, map[string]string, []any, []string:
-				return false
-			}
-		}
+	case tagStrArray:
+		w.c.i++
 		var hit bool
-		for _, x := range v {
-			if w.value(x, path, hidden) {
-				hit = true
-			}
-		}
-		return hit
-	case []string:
-		var hit bool
-		for _, x := range v {
-			if w.value(x, path, hidden) {
+		for n := w.c.uvarint(); n > 0; n-- {
+			if w.value(path, hidden) {
 				hit = true
 			}
 		}
 		return hit
 	}
 	if w.target != "" && path != w.target {
+		w.c.skip()
 		return false
 	}
-	l, ok := makeLeaf(v)
+	l, ok := w.scalar()
 	if ok {
 		w.leaf(path, hidden, l)
 	}
 	return ok
+}
+
+// scalar reads a scalar (or an empty or opaque value) and returns its leaf,
+// as makeLeaf builds it from the Go value.
+func (w *walker) scalar() (leaf, bool) {
+	c := &w.c
+	tag := c.s[c.i]
+	c.i++
+	switch tag {
+	case tagFalse:
+		return boolLeaf(false), true
+	case tagTrue:
+		return boolLeaf(true), true
+	case tagString, tagNumber:
+		return textLeaf(c.text()), true
+	case tagID:
+		return textLeaf(w.id), true
+	case tagUUID:
+		return textLeaf(uuidText(c.bytes(16))), true
+	case tagNumInt, tagInt, tagInt64, tagInt32:
+		return textLeaf(strconv.FormatInt(c.varint(), 10)), true
+	case tagNumDec:
+		m := c.varint()
+		scale := int(c.s[c.i])
+		c.i++
+		return textLeaf(decimalText(m, scale)), true
+	case tagUint64:
+		return textLeaf(strconv.FormatUint(c.uvarint(), 10)), true
+	case tagFloat64:
+		return floatLeaf(math.Float64frombits(le64(c.bytes(8))))
+	case tagF64Int:
+		return floatLeaf(float64(c.varint()))
+	case tagFloat32:
+		return floatLeaf(float64(math.Float32frombits(uint32(le64(c.bytes(4))))))
+	}
+	c.i--
+	c.skip() // null, typed nils, opaque values
+	return leaf{}, false
 }
 
 // flat is a document flattened for indexing. Its buffers are reused from
@@ -374,8 +502,9 @@ func (f *flat) get(k fieldKey) ([]leaf, bool) {
 	return f.vals[i], true
 }
 
-// fill flattens doc (nil is empty) into f, replacing its contents.
-func (f *flat) fill(doc map[string]any) {
+// fill flattens the top-level sections secs of the document named id
+// (keys is the key dictionary) into f, replacing its contents.
+func (f *flat) fill(secs []section, id string, keys []string) {
 	clear(f.idx)
 	clear(f.exists)
 	for i := range f.keys {
@@ -384,16 +513,17 @@ func (f *flat) fill(doc map[string]any) {
 	}
 	f.keys = f.keys[:0]
 	f.searchable = false
-	if doc != nil {
-		f.w.doc(doc)
-	}
+	f.w.id, f.w.keys = id, keys
+	f.w.sections(secs)
+	f.w.c = cursor{}
 }
 
-// leavesAt returns the leaves of doc at field, as query.Match's field
-// lookup sees them (including the description alias of group documents).
-func leavesAt(doc map[string]any, field string) []leaf {
+// leavesAt returns the leaves of the compact document doc named id at
+// field, as query.Match's field lookup sees them (including the
+// description alias of group documents).
+func leavesAt(doc, id string, keys []string, field string) []leaf {
 	var out []leaf
-	w := walker{target: field, leaf: func(_ string, _ bool, l leaf) { out = append(out, l) }}
+	w := walker{target: field, leaf: func(_ string, _ bool, l leaf) { out = append(out, l) }, keys: keys, id: id}
 	w.doc(doc)
 	if field == "description" {
 		w.target = "thingGroupDescription"

@@ -24,6 +24,7 @@ type standing struct {
 	fields  []string // query.Fields(expr); "" means any field
 	members *roaring.Bitmap
 	seen    uint64 // percolation round that last visited it
+	plan    *plan  // expr compiled for matchDoc; nil until first needed
 }
 
 // register lists s under the paths whose change can change its answer
@@ -81,7 +82,7 @@ func (ix *Index) AddStanding(name string, expr query.Expr) []MembershipChange {
 	if old := ix.standing[name]; old != nil {
 		ix.unregister(old)
 	}
-	s := &standing{name: name, expr: expr, fields: query.Fields(expr), members: members}
+	s := &standing{name: name, expr: expr, fields: query.Fields(expr), members: members, plan: compile(expr)}
 	ix.standing[name] = s
 	ix.register(s)
 	sortChanges(changes)
@@ -140,26 +141,16 @@ func (ix *Index) Groups(id string) []string {
 // percolate re-evaluates the standing queries for document n after a Put
 // (AWS §3: membership follows each indexed change; only the final state is
 // evaluated). A query is skipped when none of the fields it reads changed:
-// its answer for this document cannot have changed either. The caller
-// holds the write lock.
-func (ix *Index) percolate(id string, n uint32, doc map[string]any, existed bool, changed map[string]bool) []MembershipChange {
-	var changes []MembershipChange
-	visit := func(s *standing) {
-		was := s.members.Contains(n)
-		now := ix.matchDoc(s.expr, n, doc)
-		if was == now {
-			return
-		}
-		if now {
-			s.members.Add(n)
-		} else {
-			s.members.Remove(n)
-		}
-		changes = append(changes, MembershipChange{Group: s.name, ID: id, Added: now})
-	}
+// its answer for this document cannot have changed either. The others are
+// answered before and after the Put by matchChange, so the membership
+// bitmaps (large, and cold for a random document) are read only when that
+// cannot tell the answer before, and written only when the answer changed.
+// The caller holds the write lock.
+func (ix *Index) percolate(id string, n uint32, existed bool, changed map[string]bool) []MembershipChange {
+	visit := ix.visit[:0]
 	if !existed {
 		for _, s := range ix.standing {
-			visit(s)
+			visit = append(visit, s)
 		}
 	} else if len(changed) > 0 {
 		// Only queries reading a changed path (or any field) are affected:
@@ -171,7 +162,7 @@ func (ix *Index) percolate(id string, n uint32, doc map[string]any, existed bool
 			for _, s := range l {
 				if s.seen != ix.round {
 					s.seen = ix.round
-					visit(s)
+					visit = append(visit, s)
 				}
 			}
 		}
@@ -188,6 +179,33 @@ func (ix *Index) percolate(id string, n uint32, doc map[string]any, existed bool
 			}
 		}
 	}
+	var changes []MembershipChange
+	for _, s := range visit {
+		if s.plan == nil {
+			s.plan = compile(s.expr)
+		}
+		var was, now, known bool
+		if existed {
+			was, now, known = ix.matchChange(s.plan, n)
+		} else {
+			// A new document number is in no group (see dropMember).
+			now, known = ix.matchDoc(s.plan, n), true
+		}
+		if !known {
+			was = s.members.Contains(n)
+		}
+		if was == now {
+			continue
+		}
+		if now {
+			s.members.Add(n)
+		} else {
+			s.members.Remove(n)
+		}
+		changes = append(changes, MembershipChange{Group: s.name, ID: id, Added: now})
+	}
+	clear(visit)
+	ix.visit = visit[:0]
 	sortChanges(changes)
 	return changes
 }
@@ -222,116 +240,116 @@ func sortChanges(cs []MembershipChange) {
 	})
 }
 
-// matchDoc reports whether document n (whose document is doc) matches e:
-// eval restricted to one document, answered from the postings where that
-// is a lookup and from query.Match otherwise (patterns, phrases, string
-// ranges). The caller holds the write lock and n is indexed.
-func (ix *Index) matchDoc(e query.Expr, n uint32, doc map[string]any) bool {
-	switch e := e.(type) {
-	case *query.MatchAll:
+// percolated is the Put being percolated: the document, decoded for
+// query.Match on first use, and what matchChange needs to answer queries
+// before and after it.
+type percolated struct {
+	ix  *Index
+	n   uint32
+	id  string
+	doc map[string]any
+
+	all        bool     // every top-level section was walked (into ix.old and ix.cur)
+	sections   []string // otherwise, the keys of those that were
+	searchable bool     // whether the document was searchable by bare terms before
+}
+
+func (p *percolated) get() map[string]any {
+	if p.doc == nil {
+		p.doc = decodeDoc(p.ix.docs[p.n], p.id, p.ix.keys.keys)
+	}
+	return p.doc
+}
+
+// walked reports whether the leaves at path come from a walked section.
+// Sections are only skipped when no top-level key holds a dot, so path's
+// first segment names its section.
+func (p *percolated) walked(path string) bool {
+	if p.all {
 		return true
-	case *query.And:
-		for _, a := range e.Args {
-			if !ix.matchDoc(a, n, doc) {
+	}
+	if i := strings.IndexByte(path, '.'); i >= 0 {
+		path = path[:i]
+	}
+	return slices.Contains(p.sections, path)
+}
+
+// matchDoc reports whether document n, which Put is percolating (ix.pdoc),
+// matches the compiled query p: eval restricted to one document, answered
+// from the postings where that is a lookup and from query.Match on the
+// decoded document otherwise (patterns, phrases, string ranges). The
+// caller holds the write lock and n is indexed.
+func (ix *Index) matchDoc(p *plan, n uint32) bool {
+	switch p.op {
+	case opAll:
+		return true
+	case opAnd:
+		for _, a := range p.args {
+			if !ix.matchDoc(a, n) {
 				return false
 			}
 		}
 		return true
-	case *query.Or:
-		for _, a := range e.Args {
-			if ix.matchDoc(a, n, doc) {
+	case opOr:
+		for _, a := range p.args {
+			if ix.matchDoc(a, n) {
 				return true
 			}
 		}
 		return false
-	case *query.Not:
-		return !ix.matchDoc(e.X, n, doc)
-	case *query.Exists:
-		if e.Field == "" {
+	case opNot:
+		return !ix.matchDoc(p.args[0], n)
+	case opExists:
+		if p.path == "" {
 			return ix.searchable.Contains(n)
 		}
-		if bm := ix.exists[e.Field]; bm != nil && bm.Contains(n) {
+		if bm := ix.exists[p.path]; bm != nil && bm.Contains(n) {
 			return true
 		}
-		if e.Field == "description" {
+		if p.path == "description" {
 			if bm := ix.exists["thingGroupDescription"]; bm != nil && bm.Contains(n) {
 				return true
 			}
 		}
 		return false
-	case *query.Term:
-		return ix.matchTerm(e, n, doc)
-	case *query.Range:
-		return ix.matchRange(e, e.Field, e.Lower, e.Upper, n, doc)
-	case *query.Compare:
-		lo, hi := query.Bound{Open: true}, query.Bound{Open: true}
-		switch e.Op {
-		case query.GT, query.GE:
-			lo = query.Bound{Value: e.Value, Inclusive: e.Op == query.GE}
-		case query.LT, query.LE:
-			hi = query.Bound{Value: e.Value, Inclusive: e.Op == query.LE}
-		}
-		return ix.matchRange(e, e.Field, lo, hi, n, doc)
-	}
-	return false
-}
-
-// matchTerm is evalTerm for one document.
-func (ix *Index) matchTerm(t *query.Term, n uint32, doc map[string]any) bool {
-	if t.Value.Kind == query.Pattern {
-		return query.Match(t, doc)
-	}
-	fs := ix.fieldsFor(t.Field)
-	if v, ok := t.Value.Number(); ok {
-		r := numRange{lo: v, hi: v, loIn: true, hiIn: true}
-		for _, f := range fs {
-			if f.num.hasValueIn(n, r) {
-				return true
-			}
-		}
-	}
-	text := strings.ToLower(t.Value.Text)
-	first, i := nextTerm(text, 0)
-	if first == "" {
-		for _, f := range fs {
+	case opEmpty:
+		for _, f := range ix.planFields(p) {
 			if f.empty != nil && f.empty.Contains(n) {
 				return true
 			}
 		}
 		return false
-	}
-	if second, _ := nextTerm(text, i); second != "" {
-		return query.Match(t, doc) // phrases: order and adjacency within a value
-	}
-	for _, f := range fs {
-		if bm, one, ok := f.dict.lookup(first); ok && (one == n && bm == nil || bm != nil && bm.Contains(n)) {
-			return true
+	case opWord:
+		fs := ix.planFields(p)
+		if p.hasNum {
+			for _, f := range fs {
+				if f.num.hasValueIn(n, p.num) {
+					return true
+				}
+			}
 		}
-	}
-	return false
-}
-
-// matchRange is evalRange for one document; e is the range or comparison.
-func (ix *Index) matchRange(e query.Expr, path string, lo, hi query.Bound, n uint32, doc map[string]any) bool {
-	fs := ix.fieldsFor(path)
-	if lo.Open && hi.Open {
 		for _, f := range fs {
+			if bm, one, ok := f.dict.lookup(p.word); ok && (one == n && bm == nil || bm != nil && bm.Contains(n)) {
+				return true
+			}
+		}
+		return false
+	case opAnyValue:
+		for _, f := range ix.planFields(p) {
 			if f.docs.Contains(n) {
 				return true
 			}
 		}
 		return false
-	}
-	ln, lok := lo.Value.Number()
-	hn, hok := hi.Value.Number()
-	if (lo.Open || lok) && (hi.Open || hok) {
-		r := numRange{lo: ln, hi: hn, loIn: lo.Inclusive, hiIn: hi.Inclusive, loOpen: lo.Open, hiOpen: hi.Open}
-		for _, f := range fs {
-			if f.num.hasValueIn(n, r) {
+	case opNumRange:
+		for _, f := range ix.planFields(p) {
+			if f.num.hasValueIn(n, p.num) {
 				return true
 			}
 		}
 		return false
+	case opMatch:
+		return query.Match(p.expr, ix.pdoc.get())
 	}
-	return query.Match(e, doc) // string ranges
+	return false
 }

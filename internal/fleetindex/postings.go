@@ -1,6 +1,7 @@
 package fleetindex
 
 import (
+	"cmp"
 	"slices"
 	"sort"
 	"strings"
@@ -52,6 +53,72 @@ func (f *field) add(d uint32, leaves []leaf) {
 	}
 }
 
+// update replaces the leaves of document d, which add indexed as old, by
+// new (both non-empty): what remove and add would do, touching only the
+// terms that come or go.
+func (f *field) update(d uint32, old, new []leaf) {
+	var ob, nb [8]string
+	ot, oEmpty := leafTerms(old, ob[:0])
+	nt, nEmpty := leafTerms(new, nb[:0])
+	if len(ot)*len(nt) > 256 {
+		// Large arrays: comparing the term lists would cost more.
+		f.remove(d, old)
+		f.add(d, new)
+		return
+	}
+	switch {
+	case nEmpty && !oEmpty:
+		if f.empty == nil {
+			f.empty = roaring.New()
+		}
+		f.empty.Add(d)
+	case oEmpty && !nEmpty:
+		f.empty.Remove(d)
+	}
+	for _, t := range ot {
+		if !slices.Contains(nt, t) {
+			f.dict.remove(t, d)
+		}
+	}
+	for _, t := range nt {
+		if !slices.Contains(ot, t) {
+			f.dict.add(t, d)
+		}
+	}
+	var buf [4]float64
+	nums := buf[:0]
+	for _, l := range new {
+		if l.isNum {
+			nums = append(nums, l.num)
+		}
+	}
+	switch {
+	case len(nums) > 0:
+		if f.num == nil {
+			f.num = newNumCol(f.minDirty)
+		}
+		f.num.set(d, nums)
+	case f.num != nil:
+		f.num.unset(d)
+	}
+}
+
+// leafTerms appends the terms of leaves to out and reports whether one of
+// them has none.
+func leafTerms(leaves []leaf, out []string) ([]string, bool) {
+	empty := false
+	for _, l := range leaves {
+		t, i := nextTerm(l.text, 0)
+		if t == "" {
+			empty = true
+		}
+		for ; t != ""; t, i = nextTerm(l.text, i) {
+			out = append(out, t)
+		}
+	}
+	return out, empty
+}
+
 // remove unindexes the leaves of document d, which add indexed before.
 func (f *field) remove(d uint32, leaves []leaf) {
 	f.docs.Remove(d)
@@ -91,6 +158,9 @@ func newTermDict() termDict {
 	return termDict{one: map[string]uint32{}, post: map[string]*roaring.Bitmap{}}
 }
 
+// add and remove take terms that may share memory with a compact
+// document (see leaf); the dictionary keeps copies, so that no document
+// outlives its replacement.
 func (t *termDict) add(term string, d uint32) {
 	if bm := t.post[term]; bm != nil {
 		bm.Add(d)
@@ -101,9 +171,10 @@ func (t *termDict) add(term string, d uint32) {
 			return
 		}
 		delete(t.one, term)
-		t.post[term] = roaring.BitmapOf(o, d)
+		t.post[strings.Clone(term)] = roaring.BitmapOf(o, d)
 		return
 	}
+	term = strings.Clone(term)
 	t.one[term] = d
 	if _, ok := t.gone[term]; ok {
 		delete(t.gone, term) // still listed in sorted or pending
@@ -122,7 +193,7 @@ func (t *termDict) remove(term string, d uint32) {
 			t.markGone(term)
 		case 1:
 			delete(t.post, term)
-			t.one[term] = bm.Minimum()
+			t.one[strings.Clone(term)] = bm.Minimum()
 		}
 		return
 	}
@@ -136,7 +207,7 @@ func (t *termDict) markGone(term string) {
 	if t.gone == nil {
 		t.gone = map[string]struct{}{}
 	}
-	t.gone[term] = struct{}{}
+	t.gone[strings.Clone(term)] = struct{}{}
 	t.maybeMerge()
 }
 
@@ -159,33 +230,53 @@ func (t *termDict) maybeMerge() {
 	if len(t.pending) <= limit && len(t.gone) <= limit {
 		return
 	}
-	// Sort the few pending terms, then merge them linearly into sorted,
-	// dropping gone terms (the two lists share none).
-	add := make([]string, 0, len(t.pending))
+	// The live pending terms are added and the gone terms dropped (the two
+	// share none; gone terms from pending have nothing to drop). Both, as
+	// one sorted list of events, are merged into sorted by galloping to
+	// each event and copying the run before it whole.
+	type event struct {
+		term string
+		add  bool
+	}
+	events := make([]event, 0, len(t.pending)+len(t.gone))
 	for _, s := range t.pending {
 		if _, dead := t.gone[s]; !dead {
-			add = append(add, s)
+			events = append(events, event{s, true})
 		}
 	}
-	slices.Sort(add)
+	for s := range t.gone {
+		events = append(events, event{term: s})
+	}
+	slices.SortFunc(events, func(a, b event) int { return strings.Compare(a.term, b.term) })
 	all := make([]string, 0, t.len())
-	i, j := 0, 0
-	for i < len(t.sorted) || j < len(add) {
-		var s string
-		if j == len(add) || (i < len(t.sorted) && t.sorted[i] <= add[j]) {
-			s = t.sorted[i]
+	i := 0
+	for _, e := range events {
+		j := gallop(t.sorted, i, e.term)
+		all = append(all, t.sorted[i:j]...)
+		i = j
+		switch {
+		case e.add:
+			all = append(all, e.term)
+		case i < len(t.sorted) && t.sorted[i] == e.term:
 			i++
-		} else {
-			s = add[j]
-			j++
-		}
-		if _, dead := t.gone[s]; !dead {
-			all = append(all, s)
 		}
 	}
-	t.sorted = all
+	t.sorted = append(all, t.sorted[i:]...)
 	t.pending = t.pending[:0]
 	clear(t.gone)
+}
+
+// gallop returns the first index at or after i of sorted a whose element
+// is x or more, searching exponentially from i.
+func gallop(a []string, i int, x string) int {
+	lo, hi, step := i, i, 1
+	for hi < len(a) && a[hi] < x {
+		lo = hi + 1
+		hi += step
+		step *= 2
+	}
+	hi = min(hi, len(a))
+	return lo + sort.SearchStrings(a[lo:hi], x)
 }
 
 // union collects postings and builds their union.
@@ -280,6 +371,8 @@ func (c *numCol) set(d uint32, vals []float64) {
 			c.extra = map[uint32][]float64{}
 		}
 		c.extra[d] = slices.Clone(vals[1:])
+	} else if c.extra != nil {
+		delete(c.extra, d)
 	}
 	c.has.Add(d)
 	c.touch(d)
@@ -301,35 +394,65 @@ func (c *numCol) touch(d uint32) {
 	}
 }
 
+// rebuild brings the snapshot up to date: the pairs of documents that did
+// not change are kept in order and merged with the sorted values of the
+// changed ones.
 func (c *numCol) rebuild() {
-	type pair struct {
-		v float64
-		d uint32
+	if c.dirty.IsEmpty() {
+		return
 	}
-	ps := make([]pair, 0, c.has.GetCardinality()+uint64(len(c.extra)))
-	it := c.has.Iterator()
+	var fresh []numPair
+	it := c.dirty.Iterator()
 	for it.HasNext() {
 		d := it.Next()
-		ps = append(ps, pair{c.first[d], d})
-		for _, v := range c.extra[d] {
-			ps = append(ps, pair{v, d})
+		if c.has.Contains(d) {
+			fresh = append(fresh, numPair{c.first[d], d})
+			for _, v := range c.extra[d] {
+				fresh = append(fresh, numPair{v, d})
+			}
 		}
 	}
-	slices.SortFunc(ps, func(a, b pair) int {
-		switch {
-		case a.v < b.v:
-			return -1
-		case a.v > b.v:
-			return 1
-		}
-		return 0
-	})
-	c.sortedV = make([]float64, len(ps))
-	c.sortedD = make([]uint32, len(ps))
-	for i, p := range ps {
-		c.sortedV[i], c.sortedD[i] = p.v, p.d
+	slices.SortFunc(fresh, func(a, b numPair) int { return cmp.Compare(a.v, b.v) })
+	// The changed documents as a plain bitset: one probe per kept pair.
+	changed := make([]uint64, (c.dirty.Maximum()>>6)+1)
+	it = c.dirty.Iterator()
+	for it.HasNext() {
+		d := it.Next()
+		changed[d>>6] |= 1 << (d & 63)
 	}
+	isChanged := func(d uint32) bool {
+		return int(d>>6) < len(changed) && changed[d>>6]&(1<<(d&63)) != 0
+	}
+	kept := 0
+	for _, d := range c.sortedD {
+		if !isChanged(d) {
+			kept++
+		}
+	}
+	vs := make([]float64, 0, kept+len(fresh))
+	ds := make([]uint32, 0, kept+len(fresh))
+	j := 0
+	for i, v := range c.sortedV {
+		d := c.sortedD[i]
+		if isChanged(d) {
+			continue
+		}
+		for j < len(fresh) && fresh[j].v < v {
+			vs, ds = append(vs, fresh[j].v), append(ds, fresh[j].d)
+			j++
+		}
+		vs, ds = append(vs, v), append(ds, d)
+	}
+	for ; j < len(fresh); j++ {
+		vs, ds = append(vs, fresh[j].v), append(ds, fresh[j].d)
+	}
+	c.sortedV, c.sortedD = vs, ds
 	c.dirty.Clear()
+}
+
+type numPair struct {
+	v float64
+	d uint32
 }
 
 // hasValueIn reports whether document d has a value in r; c may be nil.

@@ -65,3 +65,47 @@ func TestTermDictModel(t *testing.T) {
 		}
 	}
 }
+
+// TestNumColModel holds numCol (live values, the sorted snapshot rebuilt
+// by merging, dirty documents) to a map of value lists under random sets
+// and unsets.
+func TestNumColModel(t *testing.T) {
+	for seed := range uint64(20) {
+		r := rand.New(rand.NewPCG(seed, 2))
+		c := newNumCol(int(seed % 4))
+		model := map[uint32][]float64{}
+		vals := []float64{-3, 0, 1, 2.5, 2.5, 7, 100, 1e9}
+		for op := range 3000 {
+			d := uint32(r.IntN(200))
+			if r.IntN(4) == 0 {
+				c.unset(d)
+				delete(model, d)
+			} else {
+				vs := make([]float64, 1+r.IntN(3)*r.IntN(2))
+				for i := range vs {
+					vs[i] = vals[r.IntN(len(vals))]
+				}
+				c.set(d, vs)
+				model[d] = vs
+			}
+			lo, hi := vals[r.IntN(len(vals))], vals[r.IntN(len(vals))]
+			rg := numRange{lo: lo, hi: hi, loIn: r.IntN(2) == 0, hiIn: r.IntN(2) == 0, loOpen: r.IntN(5) == 0, hiOpen: r.IntN(5) == 0}
+			want := roaring.New()
+			for d, vs := range model {
+				for _, v := range vs {
+					if rg.contains(v) {
+						want.Add(d)
+					}
+				}
+			}
+			if got := c.between(rg); !got.Equals(want) {
+				t.Fatalf("seed %d op %d: between(%+v) = %v, want %v", seed, op, rg, got.ToArray(), want.ToArray())
+			}
+			for d, vs := range model {
+				if !c.hasValueIn(d, numRange{lo: vs[0], hi: vs[0], loIn: true, hiIn: true}) {
+					t.Fatalf("seed %d op %d: document %d lost its value %v", seed, op, d, vs[0])
+				}
+			}
+		}
+	}
+}
