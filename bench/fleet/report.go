@@ -71,7 +71,7 @@ func (r *report) render() string {
 	p("| | empty server | fleet server |\n| --- | ---: | ---: |\n")
 	p("| process start → /healthz 200 | %s | %s |\n", ms(r.emptyReady), ms(r.ready))
 	if r.logBuild > 0 {
-		p("| process start → store open (entity cache loaded; log) | | %s |\n", ms(r.logOpen))
+		p("| process start → store open (log) | | %s |\n", ms(r.logOpen))
 		p("| store open → \"fleet index built\" (log) | | %s |\n", ms(r.logBuild))
 	}
 	p("| index build at start (fleet ready − empty ready) | | %s |\n", ms(r.ready-r.emptyReady))

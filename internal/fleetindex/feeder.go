@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/iotdm/iotdm"
 	"github.com/iotdm/iotdm/internal/query"
@@ -25,9 +26,21 @@ const MaxGroupsPerThing = 10
 // feedBatch is how many changes the feeder reads from the feed at a time.
 const feedBatch = 1024
 
+// slowBatch is how long applying one batch may take before the feeder
+// warns: membership and searches lag the store by at least that much.
+const slowBatch = 250 * time.Millisecond
+
+// defaultBulkRecount is the number of touched things above which
+// publishDynamic recounts every thing's dynamic groups in one pass.
+const defaultBulkRecount = 4096
+
 // FeederOptions configures a Feeder.
 type FeederOptions struct {
 	Logger *slog.Logger
+	// BulkRecount is the number of things a batch must touch for the
+	// feeder to recount every thing's dynamic groups at once rather than
+	// each touched thing's; 0 means a default of a few thousand.
+	BulkRecount int
 }
 
 // Feeder keeps the fleet indices (AWS §2) and the dynamic thing group
@@ -48,8 +61,9 @@ type FeederOptions struct {
 // Run is the only writer; Things, Groups, Ready, WaitFor, Applied and the
 // membership methods are safe to call from any goroutine.
 type Feeder struct {
-	store iotdm.Store
-	log   *slog.Logger
+	store       iotdm.Store
+	log         *slog.Logger
+	bulkRecount int
 
 	things atomic.Pointer[Index]
 	groups atomic.Pointer[Index]
@@ -71,6 +85,10 @@ type Feeder struct {
 	allGroups map[string]*iotdm.ThingGroup
 	queries   map[string]string // dynamic group → its standing query string
 	crowded   map[string]int    // see dynamicState.crowded
+	// maxStatic bounds the number of static groups of any thing (it only
+	// grows until the next full build): a thing in fewer than
+	// MaxGroupsPerThing-maxStatic dynamic groups is never crowded.
+	maxStatic int
 
 	// Per batch.
 	pending     map[string]*pendingDoc
@@ -107,11 +125,12 @@ func NewFeeder(store iotdm.Store, opts FeederOptions) *Feeder {
 		log = slog.New(slog.DiscardHandler)
 	}
 	f := &Feeder{
-		store:   store,
-		log:     log.With("component", "fleetindex"),
-		ready:   make(chan struct{}),
-		done:    make(chan struct{}),
-		advance: make(chan struct{}),
+		store:       store,
+		log:         log.With("component", "fleetindex"),
+		bulkRecount: cmp.Or(opts.BulkRecount, defaultBulkRecount),
+		ready:       make(chan struct{}),
+		done:        make(chan struct{}),
+		advance:     make(chan struct{}),
 	}
 	f.things.Store(New())
 	f.groups.Store(New())
@@ -200,6 +219,7 @@ func (f *Feeder) Run(ctx context.Context) error {
 			return err
 		}
 		if len(changes) > 0 {
+			start := time.Now()
 			for _, c := range changes {
 				f.apply(c)
 			}
@@ -208,6 +228,11 @@ func (f *Feeder) Run(ctx context.Context) error {
 			}
 			seq = changes[len(changes)-1].Seq
 			f.setApplied(seq)
+			if took := time.Since(start); took > slowBatch {
+				f.log.Warn("fleet index: slow batch; searches and dynamic group membership lag the store",
+					"changes", len(changes), "took", took, "seq", seq,
+					"behind", time.Since(changes[len(changes)-1].Time).Round(time.Millisecond))
+			}
 			if len(changes) == feedBatch {
 				continue
 			}
@@ -293,14 +318,19 @@ func (f *Feeder) load(ctx context.Context) (uint64, error) {
 	}
 	f.queries = map[string]string{}
 	f.crowded = map[string]int{}
+	f.maxStatic = 0
+	for _, groups := range static {
+		f.maxStatic = max(f.maxStatic, len(groups))
+	}
 	for _, name := range sortedGroupNames(f.allGroups) {
 		f.refreshStanding(things, name)
 	}
-	things.each(func(name string) {
-		if n := len(static[name]); n+things.countStanding(name) > MaxGroupsPerThing {
-			f.crowded[name] = n
+	things.eachStandingCount(func(name string, n int) {
+		if s := len(static[name]); s+n > MaxGroupsPerThing {
+			f.crowded[name] = s
 		}
 	})
+	clear(f.touched) // the crowded things are known
 	f.things.Store(things)
 	f.groups.Store(groups)
 	f.dyn.Store(&dynamicState{}) // forces publishDynamic to publish
@@ -603,17 +633,29 @@ func (f *Feeder) refreshStanding(things *Index, name string) {
 func (f *Feeder) publishDynamic() {
 	things := f.Things()
 	changed := len(f.dirtyGroups) > 0
-	for name := range f.touched {
-		matched := things.countStanding(name)
-		static := 0
+	for _, p := range f.pending {
+		if p.doc != nil {
+			f.maxStatic = max(f.maxStatic, len(groupNames(p.doc)))
+		}
+	}
+	// staticOf returns a thing's number of static groups.
+	staticOf := func(name string) int {
 		if p := f.pending[name]; p != nil {
-			if p.doc != nil {
-				static = len(groupNames(p.doc))
+			if p.doc == nil {
+				return 0
 			}
-		} else if matched > 0 {
-			if d, ok := things.Get(name); ok {
-				static = len(groupNames(d))
-			}
+			return len(groupNames(p.doc))
+		}
+		if d, ok := things.Get(name); ok {
+			return len(groupNames(d))
+		}
+		return 0
+	}
+	// check records whether a thing in matched dynamic groups is crowded.
+	check := func(name string, matched int) {
+		static := 0
+		if matched+f.maxStatic > MaxGroupsPerThing {
+			static = staticOf(name)
 		}
 		old, was := f.crowded[name]
 		if static+matched > MaxGroupsPerThing {
@@ -624,6 +666,36 @@ func (f *Feeder) publishDynamic() {
 		} else if was {
 			delete(f.crowded, name)
 			changed = true
+		}
+	}
+	switch {
+	case len(f.queries)+f.maxStatic <= MaxGroupsPerThing:
+		// No thing can be crowded.
+		if len(f.crowded) > 0 {
+			clear(f.crowded)
+			changed = true
+		}
+	case len(f.touched) > f.bulkRecount:
+		// A dynamic group's backfill touches its every member: count all
+		// memberships in one pass over the bitmaps instead.
+		counts := map[string]int{}
+		things.eachStandingCount(func(name string, n int) {
+			if n+f.maxStatic > MaxGroupsPerThing {
+				counts[name] = n
+			}
+		})
+		for name := range f.crowded {
+			if _, ok := counts[name]; !ok {
+				delete(f.crowded, name)
+				changed = true
+			}
+		}
+		for name, n := range counts {
+			check(name, n)
+		}
+	default:
+		for name := range f.touched {
+			check(name, things.countStanding(name))
 		}
 	}
 	if !changed && f.dyn.Load().rank != nil {

@@ -33,9 +33,13 @@ func openTestStore(t *testing.T, dir string) *sqlite.DB {
 
 // runFeeder starts a feeder on st and waits for its initial build; the
 // returned stop cancels it and waits for Run to return.
-func runFeeder(t *testing.T, st iotdm.Store) (*Feeder, func()) {
+func runFeeder(t *testing.T, st iotdm.Store, opts ...FeederOptions) (*Feeder, func()) {
 	t.Helper()
-	f := NewFeeder(st, FeederOptions{})
+	var o FeederOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	f := NewFeeder(st, o)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- f.Run(ctx) }()
@@ -510,6 +514,11 @@ func TestFeederRestartRebuild(t *testing.T) {
 }
 
 func TestFeederGroupLimit(t *testing.T) {
+	t.Run("per thing", func(t *testing.T) { testFeederGroupLimit(t, FeederOptions{}) })
+	t.Run("bulk recount", func(t *testing.T) { testFeederGroupLimit(t, FeederOptions{BulkRecount: -1}) })
+}
+
+func testFeederGroupLimit(t *testing.T, opts FeederOptions) {
 	st := openTestStore(t, t.TempDir())
 	putThing(t, st, "t", "", map[string]string{"x": "1"})
 	var static []string
@@ -520,7 +529,7 @@ func TestFeederGroupLimit(t *testing.T) {
 	}
 	putDynamicGroup(t, st, "d-old", "attributes.x:1")
 	putDynamicGroup(t, st, "d-new", "attributes.x:1")
-	f, _ := runFeeder(t, st)
+	f, _ := runFeeder(t, st, opts)
 	catchUp(t, f, st)
 	// Room for one: the older dynamic group wins.
 	wantList(t, "groups", groupsOf(t, f, st, "t"), append([]string{"d-old~"}, static...)...)

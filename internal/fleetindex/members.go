@@ -29,3 +29,24 @@ func (ix *Index) countStanding(id string) int {
 	}
 	return count
 }
+
+// eachStandingCount calls fn with every document in at least one standing
+// query and the number of standing queries it is in. It counts from the
+// standing queries' bitmaps in one pass, so it is cheap for the whole
+// index. fn must not call back into the index.
+func (ix *Index) eachStandingCount(fn func(id string, n int)) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	counts := make([]uint16, len(ix.names))
+	for _, s := range ix.standing {
+		it := s.members.Iterator()
+		for it.HasNext() {
+			counts[it.Next()]++
+		}
+	}
+	for n, c := range counts {
+		if c > 0 {
+			fn(ix.names[n], int(c))
+		}
+	}
+}
