@@ -14,8 +14,23 @@ import (
 //
 // The iot-data model agrees with the default status table except for
 // ThrottlingException, which it sends as 429.
-func NewIoTData(s iotdm.Shadows) http.Handler {
-	return NewRestJSON(iotDataRoutes(s), WithStatus(iotdm.ErrThrottling, http.StatusTooManyRequests))
+func NewIoTData(s iotdm.Shadows, more ...[]Route) http.Handler {
+	routes := iotDataRoutes(s)
+	for _, m := range more {
+		routes = append(routes, m...)
+	}
+	return NewRestJSON(routes, WithStatus(iotdm.ErrThrottling, http.StatusTooManyRequests))
+}
+
+// MessagingRoutes are the message routes of the IoT data plane: Publish
+// over HTTPS into the broker and the retained-message APIs, with the methods
+// and URI templates of the botocore iot-data model; pass them to NewIoTData.
+func MessagingRoutes(m iotdm.Messaging) []Route {
+	return []Route{
+		Op("Publish", http.MethodPost, "/topics/{topic}", m.Publish),
+		Op("GetRetainedMessage", http.MethodGet, "/retainedMessage/{topic}", m.GetRetainedMessage),
+		Op("ListRetainedMessages", http.MethodGet, "/retainedMessage", m.ListRetainedMessages),
+	}
 }
 
 // iotDataRoutes is the route table of NewIoTData.

@@ -75,6 +75,8 @@ func allIoTRoutes() []Route {
 	sec := fakeSecurity{&fakeRegistry{}}
 	routes := append(iotRoutes(&fakeRegistry{}), IndexingRoutes(fakeIndexing{}, fakeIndexing{})...)
 	routes = append(routes, SecurityRoutes(sec, sec)...)
+	conn := fakeConnectivity{&fakeRegistry{}}
+	routes = append(routes, ConnectivityRoutes(conn, conn)...)
 	return append(routes, SearchRoutes(fakeSearch{})...)
 }
 

@@ -236,25 +236,60 @@ func (b *Broker) isClosed() bool {
 // iot:Receive on the topic to get it. qos is 0 or 1. The server-side handlers
 // (Subscribe) do not see the server's own messages.
 func (b *Broker) Publish(ctx context.Context, topic string, payload []byte, qos byte, retain bool) error {
+	return b.PublishMessage(ctx, OutgoingMessage{Topic: topic, Payload: payload, QoS: qos, Retain: retain})
+}
+
+// OutgoingMessage is a message the server publishes, with the MQTT 5
+// properties of iot-data's Publish.
+type OutgoingMessage struct {
+	Topic           string
+	Payload         []byte
+	QoS             byte
+	Retain          bool
+	ContentType     string
+	ResponseTopic   string
+	CorrelationData []byte
+	MessageExpiry   uint32 // seconds; 0 for none
+	PayloadFormat   *byte  // 0 unspecified bytes, 1 UTF-8; nil when not given
+	UserProperties  []UserProperty
+}
+
+// PublishMessage is Publish with MQTT 5 properties: devices on MQTT 5 see
+// them, MQTT 3.1.1 devices get the topic and payload.
+func (b *Broker) PublishMessage(ctx context.Context, m OutgoingMessage) error {
+	topic := m.Topic
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("publish %q: %w", topic, err)
 	}
 	if b.isClosed() {
 		return fmt.Errorf("publish %q: %w", topic, ErrClosed)
 	}
-	if qos > 1 {
-		return fmt.Errorf("publish %q: qos %d not supported", topic, qos)
+	if m.QoS > 1 {
+		return fmt.Errorf("publish %q: qos %d not supported", topic, m.QoS)
 	}
 	if !validServerTopic(topic) {
 		return fmt.Errorf("publish %q: invalid topic name", topic)
 	}
-	err := b.server.InjectPacket(b.publisher, packets.Packet{
-		FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: qos, Retain: retain},
+	pk := packets.Packet{
+		FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: m.QoS, Retain: m.Retain},
 		TopicName:   topic,
-		Payload:     bytes.Clone(payload),
-		PacketID:    uint16(qos), // required for QoS 1; the server acks nothing to itself
-	})
-	if err != nil {
+		Payload:     bytes.Clone(m.Payload),
+		PacketID:    uint16(m.QoS), // required for QoS 1; the server acks nothing to itself
+	}
+	pk.Properties.ContentType = m.ContentType
+	pk.Properties.ResponseTopic = m.ResponseTopic
+	pk.Properties.CorrelationData = bytes.Clone(m.CorrelationData)
+	if m.MessageExpiry > 0 {
+		pk.Properties.MessageExpiryInterval = m.MessageExpiry
+	}
+	if m.PayloadFormat != nil {
+		pk.Properties.PayloadFormat = *m.PayloadFormat
+		pk.Properties.PayloadFormatFlag = true
+	}
+	for _, u := range m.UserProperties {
+		pk.Properties.User = append(pk.Properties.User, packets.UserProperty{Key: u.Key, Val: u.Value})
+	}
+	if err := b.server.InjectPacket(b.publisher, pk); err != nil {
 		return fmt.Errorf("publish %q: %w", topic, err)
 	}
 	return nil

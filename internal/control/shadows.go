@@ -25,10 +25,17 @@ type ShadowsOptions struct {
 // AWS §6.1: shadows do not require the thing to be registered, and deleting
 // a thing does not delete its shadows, so the service never reads the
 // registry.
+//
+// The same operations serve the MQTT shadow topics (HandleMQTT), and, once
+// SetPublisher gave the service a publisher, every accepted update and
+// delete is published on the shadow's topics whichever API made it.
 type Shadows struct {
 	store iotdm.Store
 	opts  ShadowsOptions
 	log   *slog.Logger
+	pub   publisherSlot
+	// order keeps the publications of one shadow in commit order.
+	order keyLocks
 }
 
 var _ iotdm.Shadows = (*Shadows)(nil)
@@ -83,30 +90,71 @@ func validateShadowNames(thingName, shadowName string) error {
 // missing shadow is ResourceNotFoundException "No shadow exists with name",
 // whether or not the thing exists.
 func (s *Shadows) GetThingShadow(ctx context.Context, in *iotdm.GetThingShadowInput) (*iotdm.GetThingShadowOutput, error) {
-	if err := validateShadowNames(in.ThingName, in.ShadowName); err != nil {
-		return nil, err
-	}
-	st, ok, err := get[shadow.State](ctx, s.store, iotdm.KindShadow, iotdm.ShadowKey(in.ThingName, in.ShadowName))
+	st, err := s.state(ctx, in.ThingName, in.ShadowName)
 	if err != nil {
-		return nil, err
-	}
-	if !ok || !shadow.Exists(st) {
-		return nil, shadowError(shadow.NotFoundError(in.ThingName, in.ShadowName))
+		return nil, shadowError(err)
 	}
 	return &iotdm.GetThingShadowOutput{Payload: shadow.Get(st)}, nil
 }
 
 // UpdateThingShadow merges the request document into the shadow, creating
-// it on first update (AWS §6.3). The read, the merge and the write run in one
-// Store.Update, so concurrent updates serialise and every accepted update is
-// one KindShadow put in the change feed; a refused update writes nothing.
+// it on first update (AWS §6.3), and publishes the update on MQTT (see
+// update).
 func (s *Shadows) UpdateThingShadow(ctx context.Context, in *iotdm.UpdateThingShadowInput) (*iotdm.UpdateThingShadowOutput, error) {
-	if err := validateShadowNames(in.ThingName, in.ShadowName); err != nil {
+	res, pubErr, err := s.update(ctx, in.ThingName, in.ShadowName, in.Payload)
+	if err != nil {
+		return nil, shadowError(err)
+	}
+	if pubErr != nil {
+		// The update is committed; a device misses its messages.
+		s.log.Warn("publish shadow update", "thing", in.ThingName, "shadow", in.ShadowName, "err", pubErr)
+	}
+	return &iotdm.UpdateThingShadowOutput{Payload: res.Accepted}, nil
+}
+
+// DeleteThingShadow deletes the shadow and answers {"version","timestamp"}
+// (AWS §6.1), and publishes …/delete/accepted on MQTT (see delete).
+func (s *Shadows) DeleteThingShadow(ctx context.Context, in *iotdm.DeleteThingShadowInput) (*iotdm.DeleteThingShadowOutput, error) {
+	resp, pubErr, err := s.delete(ctx, in.ThingName, in.ShadowName, "")
+	if err != nil {
+		return nil, shadowError(err)
+	}
+	if pubErr != nil {
+		s.log.Warn("publish shadow delete", "thing", in.ThingName, "shadow", in.ShadowName, "err", pubErr)
+	}
+	return &iotdm.DeleteThingShadowOutput{Payload: resp}, nil
+}
+
+// The operations below are shared by the REST API (above) and the MQTT
+// topics (shadowtopics.go). Their errors are *shadow.Error, *iotdm.Error
+// (names) or store failures; each edge maps them once: shadowError for
+// REST, rejection for MQTT.
+
+// state returns the live shadow thingName/shadowName; a missing one is the
+// NotFoundError of the names.
+func (s *Shadows) state(ctx context.Context, thingName, shadowName string) (*shadow.State, error) {
+	if err := validateShadowNames(thingName, shadowName); err != nil {
 		return nil, err
 	}
-	key := iotdm.ShadowKey(in.ThingName, in.ShadowName)
-	var accepted []byte
-	err := s.store.Update(ctx, func(ctx context.Context, tx iotdm.Tx) error {
+	st, ok, err := get[shadow.State](ctx, s.store, iotdm.KindShadow, iotdm.ShadowKey(thingName, shadowName))
+	if err != nil {
+		return nil, err
+	}
+	if !ok || !shadow.Exists(st) {
+		return nil, shadow.NotFoundError(thingName, shadowName)
+	}
+	return st, nil
+}
+
+// update merges the request document into the shadow, creating it on first
+// update (AWS §6.3). The read, the merge and the write run in one
+// Store.Update, so concurrent updates serialise and every accepted update is
+// one KindShadow put in the change feed; a refused update writes nothing.
+// The accepted update is then published on …/update/accepted,
+// …/update/delta (when the delta is not empty) and …/update/documents,
+// whichever API it came from (AWS §6.1; see write).
+func (s *Shadows) update(ctx context.Context, thingName, shadowName string, payload []byte) (res *shadow.Result, pubErr, err error) {
+	pubErr, err = s.write(ctx, thingName, shadowName, func(ctx context.Context, tx iotdm.Tx, key string) error {
 		cur, ok, err := get[shadow.State](ctx, tx, iotdm.KindShadow, key)
 		if err != nil {
 			return err
@@ -118,11 +166,11 @@ func (s *Shadows) UpdateThingShadow(ctx context.Context, in *iotdm.UpdateThingSh
 				return err
 			}
 		}
-		res, err := shadow.Update(cur, in.Payload, s.opts.Now())
+		r, err := shadow.Update(cur, payload, s.opts.Now())
 		if err != nil {
-			return shadowError(err)
+			return err
 		}
-		if err := put(ctx, tx, iotdm.KindShadow, key, res.State); err != nil {
+		if err := put(ctx, tx, iotdm.KindShadow, key, r.State); err != nil {
 			return err
 		}
 		if tombstone {
@@ -130,35 +178,35 @@ func (s *Shadows) UpdateThingShadow(ctx context.Context, in *iotdm.UpdateThingSh
 				return err
 			}
 		}
-		accepted = res.Accepted
+		res = r
 		return nil
+	}, func(ctx context.Context, pub MessagePublisher, topic string) error {
+		return publishUpdate(ctx, pub, topic, res)
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return &iotdm.UpdateThingShadowOutput{Payload: accepted}, nil
+	return res, pubErr, nil
 }
 
-// DeleteThingShadow deletes the shadow and answers {"version","timestamp"}
-// (AWS §6.1). The version is remembered in a tombstone so that a recreation
-// within 48 hours continues the numbering (AWS §6.3 item 8).
-func (s *Shadows) DeleteThingShadow(ctx context.Context, in *iotdm.DeleteThingShadowInput) (*iotdm.DeleteThingShadowOutput, error) {
-	if err := validateShadowNames(in.ThingName, in.ShadowName); err != nil {
-		return nil, err
-	}
-	key := iotdm.ShadowKey(in.ThingName, in.ShadowName)
-	var resp []byte
-	err := s.store.Update(ctx, func(ctx context.Context, tx iotdm.Tx) error {
+// delete deletes the shadow and returns the DeleteThingShadow response,
+// {"version","timestamp"} (AWS §6.1). The version is remembered in a
+// tombstone so that a recreation within 48 hours continues the numbering
+// (AWS §6.3 item 8). …/delete/accepted is then published with clientToken
+// (see write).
+func (s *Shadows) delete(ctx context.Context, thingName, shadowName, clientToken string) (resp []byte, pubErr, err error) {
+	var deleted *shadow.State
+	pubErr, err = s.write(ctx, thingName, shadowName, func(ctx context.Context, tx iotdm.Tx, key string) error {
 		cur, ok, err := get[shadow.State](ctx, tx, iotdm.KindShadow, key)
 		if err != nil {
 			return err
 		}
 		if !ok || !shadow.Exists(cur) {
-			return shadowError(shadow.NotFoundError(in.ThingName, in.ShadowName))
+			return shadow.NotFoundError(thingName, shadowName)
 		}
 		tomb, body, err := shadow.Delete(cur, s.opts.Now())
 		if err != nil {
-			return shadowError(err)
+			return err
 		}
 		if err := tx.Delete(ctx, iotdm.KindShadow, key); err != nil {
 			return err
@@ -166,13 +214,41 @@ func (s *Shadows) DeleteThingShadow(ctx context.Context, in *iotdm.DeleteThingSh
 		if err := put(ctx, tx, iotdm.KindShadowTombstone, key, tomb); err != nil {
 			return err
 		}
-		resp = body
+		deleted, resp = tomb, body
 		return nil
+	}, func(ctx context.Context, pub MessagePublisher, topic string) error {
+		return publishDelete(ctx, pub, topic, deleted, clientToken)
 	})
 	if err != nil {
+		return nil, nil, err
+	}
+	return resp, pubErr, nil
+}
+
+// write validates the names and runs fn on the shadow's key in one
+// Store.Update; after the commit, when a publisher is set, publish
+// publishes the outcome under the shadow's topic prefix. The publications
+// of one shadow go out in commit order: the shadow's lock is held from
+// before the transaction until they are out. They are published whatever
+// happens to ctx after the commit. pubErr reports a failed publication; the
+// write stands.
+func (s *Shadows) write(ctx context.Context, thingName, shadowName string,
+	fn func(ctx context.Context, tx iotdm.Tx, key string) error,
+	publish func(ctx context.Context, pub MessagePublisher, topic string) error,
+) (pubErr, err error) {
+	if err := validateShadowNames(thingName, shadowName); err != nil {
 		return nil, err
 	}
-	return &iotdm.DeleteThingShadowOutput{Payload: resp}, nil
+	key := iotdm.ShadowKey(thingName, shadowName)
+	pub := s.pub.get()
+	if pub != nil {
+		defer s.order.lock(key)()
+	}
+	err = s.store.Update(ctx, func(ctx context.Context, tx iotdm.Tx) error { return fn(ctx, tx, key) })
+	if err != nil || pub == nil {
+		return nil, err
+	}
+	return publish(context.WithoutCancel(ctx), pub, shadowTopic(thingName, shadowName)), nil
 }
 
 // ListNamedShadowsForThing lists the names of a thing's named shadows in

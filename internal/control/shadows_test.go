@@ -27,7 +27,7 @@ func (c *clock) advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-func newShadows(t *testing.T) (*control.Shadows, iotdm.Store, *clock) {
+func newShadows(t testing.TB) (*control.Shadows, iotdm.Store, *clock) {
 	t.Helper()
 	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "s.db"), nil)
 	if err != nil {

@@ -19,15 +19,16 @@ const (
 
 // thingDoc builds the AWS_Things document of a registered thing under cfg
 // (AWS §2.1 data sources, §2.2 values) from its entities: the thing, its
-// static groups and its shadows by name ("" is the classic shadow). Shadows
-// of unregistered names are never indexed (§2.2), so there is no document
-// without a thing.
-func thingDoc(cfg *iotdm.IndexingConfiguration, t *iotdm.Thing, static []string, shadows map[string]*shadow.State) map[string]any {
+// static groups, its shadows by name ("" is the classic shadow) and its
+// connection state (nil when none is stored). Shadows of unregistered names
+// are never indexed (§2.2), so there is no document without a thing.
+func thingDoc(cfg *iotdm.IndexingConfiguration, t *iotdm.Thing, static []string, shadows map[string]*shadow.State, conn *iotdm.ConnectivityState) map[string]any {
 	doc := registryDoc(cfg, t, nil)
 	setGroupNames(doc, static)
 	for name, st := range shadows {
 		setShadow(cfg, doc, name, st)
 	}
+	setConnectivity(cfg, doc, conn)
 	return doc
 }
 
@@ -55,10 +56,31 @@ func registryDoc(cfg *iotdm.IndexingConfiguration, t *iotdm.Thing, old map[strin
 	}
 	tc := &cfg.ThingIndexingConfiguration
 	if _, ok := doc[docConnectivity]; !ok && tc.ThingConnectivityIndexingMode == iotdm.ConnectivityIndexingStatus {
-		// The broker fills connectivity in; until then a thing is disconnected.
+		// Until its connection state is read (setConnectivity), a thing is
+		// disconnected.
 		doc[docConnectivity] = map[string]any{"connected": false}
 	}
 	return doc
+}
+
+// setConnectivity sets the connectivity section of doc from the thing's
+// stored connection state st (nil when there is none) under connectivity
+// STATUS indexing: {connected, timestamp, disconnectReason} (AWS §2.1,
+// §2.4). A thing that never connected, or whose state was recorded for an
+// earlier thing of the same name (another thingId), is {"connected": false}.
+func setConnectivity(cfg *iotdm.IndexingConfiguration, doc map[string]any, st *iotdm.ConnectivityState) {
+	if cfg.ThingIndexingConfiguration.ThingConnectivityIndexingMode != iotdm.ConnectivityIndexingStatus {
+		return
+	}
+	if st == nil || st.ThingID != "" && st.ThingID != doc["thingId"] {
+		doc[docConnectivity] = map[string]any{"connected": false}
+		return
+	}
+	c := map[string]any{"connected": st.Connected, "timestamp": st.Timestamp}
+	if !st.Connected && st.DisconnectReason != "" {
+		c["disconnectReason"] = st.DisconnectReason
+	}
+	doc[docConnectivity] = c
 }
 
 // setGroupNames sets thingGroupNames to the thing's static memberships.

@@ -50,8 +50,9 @@ type FeederOptions struct {
 //
 // The index documents are the only per-thing state it keeps: a change
 // replaces one section of its thing's document (the registry fields, one
-// shadow, the static groups), so nothing is read from the store except when
-// a thing (re)appears, whose shadows and groups may predate it.
+// shadow, the static groups, the connection state), so nothing is read from
+// the store except when a thing (re)appears, whose shadows, groups and
+// connection state may predate it.
 //
 // Dynamic group membership is derived state, never stored: every dynamic
 // group is a standing query on Things(), and DynamicGroupsOf and
@@ -305,10 +306,23 @@ func (f *Feeder) load(ctx context.Context) (uint64, error) {
 		if err != nil {
 			return err
 		}
+		conns := map[string]*iotdm.ConnectivityState{}
+		if connectivityIndexed(&f.cfg) {
+			err = tx.Scan(ctx, iotdm.KindConnectivity, "", "", 0, func(key string, v []byte) error {
+				if c := f.decodeConnectivity(key, v); c != nil {
+					conns[key] = c
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
 		return tx.Scan(ctx, iotdm.KindThing, "", "", 0, func(key string, v []byte) error {
 			if t := f.decodeThing(key, v); t != nil {
-				things.Put(key, thingDoc(&f.cfg, t, static[key], shadows[key]))
+				things.Put(key, thingDoc(&f.cfg, t, static[key], shadows[key], conns[key]))
 				delete(shadows, key) // let the collector have them early
+				delete(conns, key)
 			}
 			return nil
 		})
@@ -435,6 +449,24 @@ func (f *Feeder) decodeShadow(key string, v []byte) *shadow.State {
 	return &st
 }
 
+// decodeConnectivity returns the connection state stored as v, or nil when
+// it cannot be read.
+func (f *Feeder) decodeConnectivity(key string, v []byte) *iotdm.ConnectivityState {
+	var c iotdm.ConnectivityState
+	if err := json.Unmarshal(v, &c); err != nil {
+		f.log.Error("decode connectivity", "thing", key, "err", err)
+		return nil
+	}
+	return &c
+}
+
+// connectivityIndexed reports whether cfg indexes connectivity (AWS §2.1:
+// STATUS, with thing indexing on).
+func connectivityIndexed(cfg *iotdm.IndexingConfiguration) bool {
+	return cfg.ThingIndexEnabled() &&
+		cfg.ThingIndexingConfiguration.ThingConnectivityIndexingMode == iotdm.ConnectivityIndexingStatus
+}
+
 // apply records one change in the batch; flush brings the indices up to
 // date.
 func (f *Feeder) apply(c iotdm.Change) {
@@ -504,6 +536,20 @@ func (f *Feeder) apply(c iotdm.Change) {
 			st = f.decodeShadow(c.Key, c.Value)
 		}
 		setShadow(&f.cfg, p.doc, name, st)
+
+	case iotdm.KindConnectivity:
+		if f.rebuild || !connectivityIndexed(&f.cfg) {
+			return
+		}
+		p := f.doc(c.Key)
+		if p.doc == nil || p.fresh {
+			return // no thing of the client id's name, or read from the store
+		}
+		var st *iotdm.ConnectivityState
+		if put {
+			st = f.decodeConnectivity(c.Key, c.Value)
+		}
+		setConnectivity(&f.cfg, p.doc, st)
 	}
 }
 
@@ -545,9 +591,10 @@ func (f *Feeder) flush(ctx context.Context) error {
 }
 
 // readFresh builds the documents of the batch's new things from the store:
-// their static groups and shadows may have been written before them. The
-// snapshot may be newer than the batch; the later changes then replace the
-// same sections with the same values, so the index converges on the store.
+// their static groups, shadows and connection state may have been written
+// before them. The snapshot may be newer than the batch; the later changes
+// then replace the same sections with the same values, so the index
+// converges on the store.
 func (f *Feeder) readFresh(ctx context.Context) error {
 	var fresh []string
 	for name, p := range f.pending {
@@ -579,6 +626,17 @@ func (f *Feeder) readFresh(ctx context.Context) error {
 			})
 			if err != nil {
 				return err
+			}
+			if connectivityIndexed(&f.cfg) {
+				v, ok, err := tx.Get(ctx, iotdm.KindConnectivity, name)
+				if err != nil {
+					return err
+				}
+				var st *iotdm.ConnectivityState
+				if ok {
+					st = f.decodeConnectivity(name, v)
+				}
+				setConnectivity(&f.cfg, p.doc, st)
 			}
 			p.fresh = false
 		}
