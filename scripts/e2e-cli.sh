@@ -103,9 +103,7 @@ check "describe-endpoint" "1" bash -c "
 
 # Device shadows over iot-data (signing name iotdata, same endpoint). The CLI
 # writes the shadow document to its outfile argument; CLI v2 also needs to be
-# told that --payload is raw text, not base64.
-raw_payload=()
-if aws --version 2>&1 | grep -q '^aws-cli/2'; then raw_payload=(--cli-binary-format raw-in-base64-out); fi
+# told that --payload is raw text, not base64 (raw_payload, from lib.sh).
 cat >"$work/fields" <<'PY'
 import json, sys
 doc = json.load(sys.stdin)
@@ -265,5 +263,8 @@ run_script e2e-boto3.py python3 "$root/scripts/e2e-boto3.py"
 
 # Certificates and policies, on a server of their own from the same binary.
 run_script e2e-security.sh env IOTDM_BIN="$bin" bash "$root/scripts/e2e-security.sh"
+
+# Devices on the wire with the mosquitto clients.
+run_script e2e-mqtt.sh env IOTDM_BIN="$bin" bash "$root/scripts/e2e-mqtt.sh"
 
 finish e2e-cli

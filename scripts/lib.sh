@@ -87,6 +87,11 @@ start_server() {
 	eval "$("$bin" env --data-dir "$data")"
 }
 
+# raw_payload holds what aws CLI v2 needs to take --payload as raw text (v1
+# takes blobs raw already).
+raw_payload=()
+if aws --version 2>&1 | grep -q '^aws-cli/2'; then raw_payload=(--cli-binary-format raw-in-base64-out); fi
+
 # finish NAME: print the counts; the script's status is whether all passed.
 finish() {
 	echo "$1: $passed passed, $failed failed"

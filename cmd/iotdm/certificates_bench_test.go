@@ -17,6 +17,7 @@ func BenchmarkCreateKeysAndCertificate(b *testing.B) {
 	cfg := defaults()
 	cfg.DataDir = b.TempDir()
 	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.MQTTAddr = "127.0.0.1:0"
 	logger := slog.New(slog.DiscardHandler)
 	s := newServer(cfg, "bench", logger)
 	if err := s.Start(b.Context()); err != nil {

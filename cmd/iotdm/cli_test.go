@@ -146,7 +146,7 @@ func TestBinary(t *testing.T) {
 
 	t.Run("serve stops cleanly on SIGTERM", func(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "data")
-		cmd := exec.Command(bin, "serve", "--data-dir", dir, "--http-addr", "127.0.0.1:0")
+		cmd := exec.Command(bin, "serve", "--data-dir", dir, "--http-addr", "127.0.0.1:0", "--mqtt-addr", "127.0.0.1:0")
 		cmd.Env = cleanEnviron()
 		var stderr syncBuffer
 		cmd.Stderr = &stderr

@@ -31,6 +31,8 @@ const (
 	defaultCAValidity = "262980h"
 	// defaultStoreCacheMiB is the store's entity cache budget.
 	defaultStoreCacheMiB = "64"
+	// defaultMQTTHosts are the names the broker's server certificate covers.
+	defaultMQTTHosts = "localhost,127.0.0.1"
 
 	// configFileName is the config file read from the data directory when
 	// neither --config nor IOTDM_CONFIG names one.
@@ -52,7 +54,7 @@ const (
 type Config struct {
 	DataDir   string     // where the store, credentials and server.json live
 	HTTPAddr  string     // host:port of the AWS API listener; port 0 picks a free port
-	MQTTAddr  string     // host:port of the MQTT listener (recorded; no broker yet)
+	MQTTAddr  string     // host:port of the MQTT over TLS listener; port 0 picks a free port
 	Region    string     // AWS region the server answers as, e.g. us-east-1
 	AccountID string     // 12-digit AWS account id used in ARNs
 	LogLevel  slog.Level // minimum level logged
@@ -64,6 +66,15 @@ type Config struct {
 	CAValidity time.Duration
 	// StoreCacheBytes is the budget of the store's in-memory entity cache.
 	StoreCacheBytes int64
+	// MQTTWebSocketAddr is the host:port of the MQTT over WebSocket (mutual
+	// TLS) listener, "" for none.
+	MQTTWebSocketAddr string
+	// MQTTPlainAddr is the host:port of the MQTT over plain TCP listener
+	// for local development, "" for none.
+	MQTTPlainAddr string
+	// MQTTHosts are the host names and IP addresses the broker's server
+	// certificate is issued for.
+	MQTTHosts []string
 
 	// ConfigFile is the config file that was read, "" when none was.
 	ConfigFile string
@@ -101,6 +112,9 @@ const (
 	optThingTypeDeleteWait = "thing-type-delete-wait"
 	optCAValidity          = "ca-validity"
 	optStoreCacheMiB       = "store-cache-mib"
+	optMQTTWebSocketAddr   = "mqtt-ws-addr"
+	optMQTTPlainAddr       = "mqtt-plain-addr"
+	optMQTTHosts           = "mqtt-hosts"
 )
 
 // options returns every option, in the order usage and problems list them.
@@ -113,8 +127,17 @@ func options() []option {
 			usage: "HOST:PORT of the AWS API endpoint (port 0 picks a free port)",
 			check: checkHostPort, set: func(c *Config, v string) { c.HTTPAddr = v }},
 		{name: optMQTTAddr, arg: "HOST:PORT", env: "IOTDM_MQTT_ADDR", def: defaultMQTTAddr,
-			usage: "HOST:PORT of the MQTT endpoint (recorded; the broker is not built yet)",
+			usage: "HOST:PORT of the MQTT over TLS listener devices connect to (port 0 picks a free port)",
 			check: checkHostPort, set: func(c *Config, v string) { c.MQTTAddr = v }},
+		{name: optMQTTWebSocketAddr, arg: "HOST:PORT", env: "IOTDM_MQTT_WS_ADDR",
+			usage: "HOST:PORT of an MQTT over WebSocket listener with the same mutual TLS (default none)",
+			check: checkOptionalHostPort, set: func(c *Config, v string) { c.MQTTWebSocketAddr = v }},
+		{name: optMQTTPlainAddr, arg: "HOST:PORT", env: "IOTDM_MQTT_PLAIN_ADDR",
+			usage: "HOST:PORT of an MQTT listener over plain TCP for local development, admin key only (default none)",
+			check: checkOptionalHostPort, set: func(c *Config, v string) { c.MQTTPlainAddr = v }},
+		{name: optMQTTHosts, arg: "LIST", env: "IOTDM_MQTT_HOSTS", def: defaultMQTTHosts,
+			usage: "comma-separated host names and IP addresses of the MQTT broker's server certificate",
+			check: checkHostList, set: func(c *Config, v string) { c.MQTTHosts = splitHostList(v) }},
 		{name: optRegion, arg: "REGION", env: "IOTDM_REGION", def: defaultRegion,
 			usage: "AWS region the server answers as",
 			check: checkRegion, set: func(c *Config, v string) { c.Region = v }},
@@ -386,6 +409,44 @@ func checkHostPort(v string) error {
 		return fmt.Errorf("host %q is neither an IP address nor a host name", host)
 	}
 	return nil
+}
+
+// checkOptionalHostPort accepts "" (off) or what checkHostPort accepts.
+func checkOptionalHostPort(v string) error {
+	if v == "" {
+		return nil
+	}
+	return checkHostPort(v)
+}
+
+// checkHostList accepts a comma-separated list of IP addresses and host
+// names (a leading "*." for a wildcard name).
+func checkHostList(v string) error {
+	hosts := splitHostList(v)
+	if len(hosts) == 0 {
+		return errors.New("must name at least one host")
+	}
+	for _, h := range hosts {
+		if net.ParseIP(h) != nil {
+			continue
+		}
+		name := strings.TrimPrefix(h, "*.")
+		if len(name) > 253 || !hostnamePattern.MatchString(name) {
+			return fmt.Errorf("%q is neither an IP address nor a host name", h)
+		}
+	}
+	return nil
+}
+
+// splitHostList splits a comma-separated list, dropping blanks.
+func splitHostList(v string) []string {
+	var out []string
+	for h := range strings.SplitSeq(v, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 func checkRegion(v string) error {

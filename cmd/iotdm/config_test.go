@@ -35,6 +35,7 @@ func defaults() Config {
 		ThingTypeDeleteWait: 5 * time.Minute,
 		CAValidity:          262980 * time.Hour,
 		StoreCacheBytes:     64 << 20,
+		MQTTHosts:           []string{"localhost", "127.0.0.1"},
 	}
 }
 
@@ -62,7 +63,7 @@ func TestLoadConfig(t *testing.T) {
 				"--region", "eu-west-1", "--account-id", "000000000001", "--log-level", "DEBUG"},
 			want: Config{DataDir: "/d", HTTPAddr: "0.0.0.0:0", MQTTAddr: "[::1]:1883", Region: "eu-west-1",
 				AccountID: "000000000001", LogLevel: slog.LevelDebug, ThingTypeDeleteWait: 5 * time.Minute,
-				CAValidity: 262980 * time.Hour, StoreCacheBytes: 64 << 20},
+				CAValidity: 262980 * time.Hour, StoreCacheBytes: 64 << 20, MQTTHosts: []string{"localhost", "127.0.0.1"}},
 		},
 		{
 			name: "environment",
@@ -70,7 +71,7 @@ func TestLoadConfig(t *testing.T) {
 				"IOTDM_REGION": "ap-southeast-2", "IOTDM_ACCOUNT_ID": "210987654321", "IOTDM_LOG_LEVEL": "warn"},
 			want: Config{DataDir: "/e", HTTPAddr: ":4580", MQTTAddr: "localhost:8883", Region: "ap-southeast-2",
 				AccountID: "210987654321", LogLevel: slog.LevelWarn, ThingTypeDeleteWait: 5 * time.Minute,
-				CAValidity: 262980 * time.Hour, StoreCacheBytes: 64 << 20},
+				CAValidity: 262980 * time.Hour, StoreCacheBytes: 64 << 20, MQTTHosts: []string{"localhost", "127.0.0.1"}},
 		},
 		{
 			name: "thing type delete wait from the environment and from a flag",
@@ -156,6 +157,16 @@ func TestLoadConfig(t *testing.T) {
 			args: []string{"--http-addr", ":0", "--mqtt-addr", "iot.example.com:8883"},
 			want: with(func(c *Config) { c.HTTPAddr, c.MQTTAddr = ":0", "iot.example.com:8883" }),
 		},
+		{
+			name:  "MQTT listeners and server certificate hosts",
+			args:  []string{"--mqtt-ws-addr", "127.0.0.1:0", "--mqtt-hosts", " iot.example.com, 10.0.0.5,*.iot.example.com ,"},
+			env:   map[string]string{"IOTDM_MQTT_PLAIN_ADDR": "[::1]:1883"},
+			files: map[string]string{defaultConf: "mqtt-ws-addr = 0.0.0.0:443\n"},
+			want: with(func(c *Config) {
+				c.MQTTWebSocketAddr, c.MQTTPlainAddr, c.ConfigFile = "127.0.0.1:0", "[::1]:1883", defaultConf
+				c.MQTTHosts = []string{"iot.example.com", "10.0.0.5", "*.iot.example.com"}
+			}),
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -225,6 +236,21 @@ func TestLoadConfigProblems(t *testing.T) {
 				`--http-addr "exa mple:80": host "exa mple" is neither an IP address nor a host name`,
 				`--mqtt-addr "127.0.0.1:http": port "http" is not a number from 0 to 65535`,
 			},
+		},
+		{
+			name: "bad MQTT listeners and hosts",
+			args: []string{"--mqtt-ws-addr", "443", "--mqtt-plain-addr", "localhost:x", "--mqtt-hosts", "ok.example, bad host"},
+			env:  map[string]string{"IOTDM_MQTT_HOSTS": "ignored"},
+			want: []string{
+				`--mqtt-ws-addr "443": must be HOST:PORT, e.g. 127.0.0.1:4580 or [::1]:4580`,
+				`--mqtt-plain-addr "localhost:x": port "x" is not a number from 0 to 65535`,
+				`--mqtt-hosts "ok.example, bad host": "bad host" is neither an IP address nor a host name`,
+			},
+		},
+		{
+			name: "empty MQTT hosts",
+			args: []string{"--mqtt-hosts", " , "},
+			want: []string{`--mqtt-hosts " , ": must name at least one host`},
 		},
 		{
 			name: "region shapes",

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/iotdm/iotdm"
+	"github.com/iotdm/iotdm/internal/broker"
 	"github.com/iotdm/iotdm/internal/fleetindex"
 	"github.com/iotdm/iotdm/internal/pki"
 	"github.com/iotdm/iotdm/internal/pki/cafile"
@@ -52,6 +53,11 @@ type server struct {
 	feederErr  error // why Run returned, once feederDone is closed
 	ln         net.Listener
 	http       *http.Server
+	// broker is the MQTT broker devices connect to (mqtt.go); mqtt holds
+	// the device access and the follower that keeps sessions in step with
+	// the store. The broker closes before the store.
+	broker *broker.Broker
+	mqtt   mqttRuntime
 	// cancelRequests cancels the context of in-flight requests once graceful
 	// shutdown has given up on them.
 	cancelRequests context.CancelFunc
@@ -122,16 +128,23 @@ func (s *server) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("listen on %s: %w", s.cfg.HTTPAddr, err)
 	}
 	httpAddr := s.ln.Addr().String()
+	if err := s.startBroker(ctx); err != nil {
+		return err
+	}
+	mqttAddr := s.broker.Addr().String()
 
 	api := newAPIHandler(apiDeps{
 		cfg:          s.cfg,
 		store:        s.store,
 		key:          s.key,
 		httpEndpoint: clientHostPort(httpAddr),
-		mqttEndpoint: mqttEndpoint(s.cfg.MQTTAddr),
+		mqttEndpoint: mqttEndpoint(mqttAddr),
 		logger:       s.log,
 		feeder:       s.feeder,
 		ca:           s.ca,
+		shadows:      s.mqtt.shadows,
+		connectivity: s.mqtt.connectivity,
+		bus:          messageBus{b: s.broker},
 	})
 	info := healthInfo{Version: s.version, Region: s.cfg.Region, AccountID: s.cfg.AccountID, HTTPAddr: httpAddr}
 	reqCtx, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
@@ -156,6 +169,7 @@ func (s *server) Start(ctx context.Context) (err error) {
 		Version:   s.version,
 		HTTPAddr:  httpAddr,
 		Endpoint:  "http://" + clientHostPort(httpAddr),
+		MQTTAddr:  mqttAddr,
 		Region:    s.cfg.Region,
 		AccountID: s.cfg.AccountID,
 		DataDir:   dir,
@@ -166,7 +180,7 @@ func (s *server) Start(ctx context.Context) (err error) {
 	}
 	s.stateWritten = true
 	s.ready.Store(true)
-	s.log.Info("iotdm started", "version", s.version, "endpoint", st.Endpoint, "dataDir", dir,
+	s.log.Info("iotdm started", "version", s.version, "endpoint", st.Endpoint, "mqttAddr", mqttAddr, "dataDir", dir,
 		"region", s.cfg.Region, "accountId", s.cfg.AccountID, "accessKeyId", s.key)
 	return nil
 }
@@ -226,8 +240,9 @@ func (s *server) Err() error {
 
 // Close shuts the server down in order: /healthz turns unready, server.json
 // is removed, the listener stops accepting, in-flight requests finish (until
-// ctx ends; then they are cancelled and their connections closed), the fleet
-// index feeder stops, the store closes and the data directory is unlocked.
+// ctx ends; then they are cancelled and their connections closed), the MQTT
+// broker disconnects its devices, the fleet index feeder stops, the store
+// closes and the data directory is unlocked.
 // It is idempotent, safe after a failed Start, and returns the first error.
 func (s *server) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() { s.closeErr = s.close(ctx) })
@@ -256,6 +271,7 @@ func (s *server) close(ctx context.Context) error {
 	} else if s.ln != nil {
 		keep(s.ln.Close())
 	}
+	keep(s.stopBroker(ctx))
 	if s.feederDone != nil {
 		s.stopFeeder()
 		<-s.feederDone

@@ -29,6 +29,7 @@ func testConfig(t *testing.T) Config {
 	cfg := defaults()
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
 	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.MQTTAddr = "127.0.0.1:0"
 	return cfg
 }
 
@@ -147,7 +148,7 @@ func TestServerServesAndShutsDown(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := serverState{PID: os.Getpid(), Version: "test", HTTPAddr: addr.String(), Endpoint: "http://" + addr.String(),
-			Region: cfg.Region, AccountID: cfg.AccountID, DataDir: s.DataDir()}
+			MQTTAddr: s.broker.Addr().String(), Region: cfg.Region, AccountID: cfg.AccountID, DataDir: s.DataDir()}
 		if diff := cmp.Diff(want, st, cmpopts.IgnoreFields(serverState{}, "StartedAt")); diff != "" {
 			t.Errorf("server.json mismatch (-want +got):\n%s", diff)
 		}

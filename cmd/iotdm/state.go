@@ -21,7 +21,7 @@ type serverState struct {
 	Version   string    `json:"version"`
 	HTTPAddr  string    `json:"httpAddr"`           // bound address, e.g. 127.0.0.1:4580
 	Endpoint  string    `json:"endpoint"`           // URL for AWS_ENDPOINT_URL, e.g. http://127.0.0.1:4580
-	MQTTAddr  string    `json:"mqttAddr,omitempty"` // bound MQTT address, once there is a broker
+	MQTTAddr  string    `json:"mqttAddr,omitempty"` // bound MQTT over TLS address, e.g. 127.0.0.1:8883
 	Region    string    `json:"region"`
 	AccountID string    `json:"accountId"`
 	DataDir   string    `json:"dataDir"` // absolute

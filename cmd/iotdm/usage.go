@@ -24,7 +24,8 @@ func commandUsage(cmd string) string {
 	case "serve":
 		b.WriteString("Usage: iotdm serve [flags]\n\n" +
 			"Runs the server: the AWS API endpoint (SigV4, authenticated against the admin\n" +
-			"key in DATA-DIR/credentials, created on first start) and GET /healthz.\n" +
+			"key in DATA-DIR/credentials, created on first start), GET /healthz and the\n" +
+			"MQTT broker devices connect to with their certificates (mutual TLS).\n" +
 			"SIGINT or SIGTERM shut it down gracefully.\n\n")
 	case "env":
 		b.WriteString("Usage: iotdm env [flags]\n\n" +

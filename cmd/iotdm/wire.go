@@ -37,6 +37,10 @@ type apiDeps struct {
 	logger       *slog.Logger
 	feeder       *fleetindex.Feeder // the fleet indices (AWS_Things, AWS_ThingGroups), already built
 	ca           *pki.CA            // the built-in CA that issues device certificates
+	// The services the MQTT side shares with the API.
+	shadows      *control.Shadows
+	connectivity *control.Connectivity
+	bus          control.MessageBus // the broker, for iot-data Publish and retained messages
 }
 
 // newAPIHandler builds the services over the store and the SigV4 edge in
@@ -61,13 +65,13 @@ func newAPIHandler(d apiDeps) http.Handler {
 	certs := control.NewCertificates(d.store, d.ca, control.CertificatesOptions{Region: d.cfg.Region, AccountID: d.cfg.AccountID, Logger: d.logger})
 	pols := control.NewPolicies(d.store, control.PoliciesOptions{Region: d.cfg.Region, AccountID: d.cfg.AccountID, Logger: d.logger})
 	edge.Handle("iot", awsapi.NewIoT(registry, awsapi.IndexingRoutes(indexing, registry), awsapi.SearchRoutes(search),
-		awsapi.SecurityRoutes(certs, pols)))
+		awsapi.SecurityRoutes(certs, pols), awsapi.ConnectivityRoutes(d.connectivity, d.connectivity)))
 	// The SDK models sign iot-data requests as iotdata; the developer guide
 	// tells hand-written clients to sign as iotdevicegateway. Both reach the
 	// same shadows.
-	shadows := awsapi.NewIoTData(control.NewShadows(d.store, control.ShadowsOptions{Logger: d.logger}))
-	edge.Handle("iotdata", shadows)
-	edge.Handle("iotdevicegateway", shadows)
+	data := awsapi.NewIoTData(d.shadows, awsapi.MessagingRoutes(control.NewMessaging(d.bus, d.shadows, d.logger)))
+	edge.Handle("iotdata", data)
+	edge.Handle("iotdevicegateway", data)
 	return edge
 }
 

@@ -80,6 +80,10 @@ type ConnectInfo struct {
 	ServerName string
 	// Username is the CONNECT user name (AWS clients put SDK metrics there).
 	Username string
+	// Password is the CONNECT password (nil when none was sent). Devices
+	// on the TLS listeners authenticate by certificate; the plain listener
+	// has nothing else to go by.
+	Password []byte
 	// ProtocolVersion is the MQTT protocol level: 3 (3.1), 4 (3.1.1) or 5.
 	ProtocolVersion byte
 	// CleanStart is the CONNECT clean session (3.1.1) / clean start (5) flag.

@@ -50,6 +50,7 @@ func (h *hooks) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	info := ConnectInfo{
 		ClientID:        cl.ID,
 		Username:        string(pk.Connect.Username),
+		Password:        append([]byte(nil), pk.Connect.Password...), // kept with the connection: a copy
 		ProtocolVersion: pk.ProtocolVersion,
 		CleanStart:      pk.Connect.Clean,
 		Listener:        cl.Net.Listener,

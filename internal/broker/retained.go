@@ -22,10 +22,11 @@ type RetainedMessage struct {
 // UserProperty is one MQTT 5 user property.
 type UserProperty struct{ Key, Value string }
 
-// Retained returns the message retained for topic, if any.
+// Retained returns the message retained for topic, if any. The broker
+// core's own $SYS topics are not retained messages of the account.
 func (b *Broker) Retained(topic string) (RetainedMessage, bool) {
 	pk, ok := b.server.Topics.Retained.Get(topic)
-	if !ok || len(pk.Payload) == 0 {
+	if !ok || len(pk.Payload) == 0 || isSys(topic) {
 		return RetainedMessage{}, false
 	}
 	return retainedOf(pk), true
@@ -36,13 +37,15 @@ func (b *Broker) RetainedMessages() []RetainedMessage {
 	all := b.server.Topics.Retained.GetAll()
 	out := make([]RetainedMessage, 0, len(all))
 	for _, pk := range all {
-		if len(pk.Payload) > 0 {
+		if len(pk.Payload) > 0 && !isSys(pk.TopicName) {
 			out = append(out, retainedOf(pk))
 		}
 	}
 	slices.SortFunc(out, func(a, b RetainedMessage) int { return strings.Compare(a.Topic, b.Topic) })
 	return out
 }
+
+func isSys(topic string) bool { return topic == "$SYS" || strings.HasPrefix(topic, "$SYS/") }
 
 func retainedOf(pk packets.Packet) RetainedMessage {
 	m := RetainedMessage{

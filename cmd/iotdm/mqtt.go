@@ -1,0 +1,291 @@
+package main
+
+import (
+	"context"
+	"crypto/subtle"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+
+	"github.com/iotdm/iotdm/internal/broker"
+	"github.com/iotdm/iotdm/internal/control"
+)
+
+// The MQTT side of the server: the broker devices connect to, the device
+// access that authenticates them (control.DeviceAccess) and its follower,
+// which keeps their sessions in step with the store's change feed.
+
+// mqttRuntime is the server's MQTT state besides the broker itself.
+type mqttRuntime struct {
+	devices *control.DeviceAccess
+	// shadows serve the shadow topics and the iot-data REST API alike, so
+	// that an update from either reaches subscribed devices.
+	shadows *control.Shadows
+	// connectivity records connects and disconnects and publishes the
+	// lifecycle events; its queue runs until stopConnectivity.
+	connectivity     *control.Connectivity
+	stopConnectivity context.CancelFunc
+	connectivityDone chan struct{}
+	unsubscribe      func() // the shadow topics' handler
+	// The follower runs in a goroutine the server owns: stopped by stop,
+	// waited for (done) before the store closes.
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+// startBroker builds the device access and the broker, starts the follower
+// and binds the MQTT listeners.
+func (s *server) startBroker(ctx context.Context) error {
+	log := s.log.With("component", "mqtt")
+	hosts := brokerHosts(s.cfg)
+	cert, err := s.ca.ServerCertificate(hosts)
+	if err != nil {
+		return fmt.Errorf("mqtt: %w", err)
+	}
+	pols := control.NewPolicies(s.store, control.PoliciesOptions{Region: s.cfg.Region, AccountID: s.cfg.AccountID, Logger: s.log})
+	devices := control.NewDeviceAccess(s.store, s.ca, pols, control.DeviceAccessOptions{
+		Region: s.cfg.Region, AccountID: s.cfg.AccountID, Logger: s.log,
+	})
+	conn := control.NewConnectivity(s.store, control.ConnectivityOptions{Logger: s.log})
+	b, err := broker.New(broker.Options{
+		Addr:          s.cfg.MQTTAddr,
+		TLS:           &tls.Config{Certificates: []tls.Certificate{cert}},
+		PlainAddr:     s.cfg.MQTTPlainAddr,
+		WebSocketAddr: s.cfg.MQTTWebSocketAddr,
+		Access:        &mqttAccess{devices: devices, admin: s.key},
+		Logger:        s.log,
+		// Lifecycle events and connectivity: queued, never blocking the
+		// broker.
+		OnConnect: func(e broker.ConnectEvent) {
+			conn.EnqueueConnected(control.ConnectInfo{SessionInfo: sessionInfo(e.Session), Time: e.Time})
+		},
+		OnDisconnect: func(e broker.DisconnectEvent) {
+			conn.EnqueueDisconnected(control.DisconnectInfo{SessionInfo: sessionInfo(e.Session), Reason: string(e.Reason),
+				ClientInitiated: e.ClientInitiated, Time: e.Time})
+		},
+		OnSubscribe: func(e broker.SubscriptionEvent) {
+			conn.EnqueueSubscribed(control.SubscriptionInfo{SessionInfo: sessionInfo(e.Session), Topics: e.Filters, Time: e.Time})
+		},
+		OnUnsubscribe: func(e broker.SubscriptionEvent) {
+			conn.EnqueueUnsubscribed(control.SubscriptionInfo{SessionInfo: sessionInfo(e.Session), Topics: e.Filters, Time: e.Time})
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("mqtt: %w", err)
+	}
+	s.broker = b
+	s.mqtt.devices = devices
+	s.mqtt.connectivity = conn
+	conn.SetPublisher(b)
+	cctx, cstop := context.WithCancel(context.WithoutCancel(ctx))
+	s.mqtt.stopConnectivity = cstop
+	s.mqtt.connectivityDone = make(chan struct{})
+	go func() {
+		defer close(s.mqtt.connectivityDone)
+		if err := conn.Run(cctx); err != nil && cctx.Err() == nil {
+			log.Error("connectivity and lifecycle events stopped", "err", err)
+		}
+	}()
+
+	// Device shadows over MQTT: the same service as the REST API.
+	shadows := control.NewShadows(s.store, control.ShadowsOptions{Logger: s.log})
+	shadows.SetPublisher(b)
+	s.mqtt.shadows = shadows
+	sctx := context.WithoutCancel(ctx)
+	s.mqtt.unsubscribe, err = b.Subscribe(control.ShadowTopicFilter, func(m broker.Message) {
+		if m.Will {
+			return
+		}
+		if err := shadows.HandleMQTT(sctx, m.Topic, m.Payload, m.ClientID); err != nil {
+			log.Warn("shadow request over MQTT", "topic", m.Topic, "clientId", m.ClientID, "err", err)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("mqtt: %w", err)
+	}
+
+	// The follower starts before the broker listens, from the last change
+	// before any session exists.
+	from, err := s.store.LastSeq(ctx)
+	if err != nil {
+		return fmt.Errorf("mqtt: %w", err)
+	}
+	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.mqtt.stop = cancel
+	s.mqtt.done = make(chan struct{})
+	go func() {
+		defer close(s.mqtt.done)
+		err := devices.Follow(fctx, from, brokerSink{b: b, log: log})
+		if err != nil && fctx.Err() == nil {
+			log.Error("device sessions no longer follow the store", "err", err)
+		}
+	}()
+
+	if err := b.Start(ctx); err != nil {
+		return fmt.Errorf("mqtt: %w", err)
+	}
+	log.Info("MQTT broker ready", "mqtts", b.Addr(), "wss", b.WebSocketAddr(), "plain", b.PlainAddr(), "serverCertificateHosts", hosts)
+	return nil
+}
+
+// stopBroker disconnects every device (gracefully until ctx ends) and stops
+// the follower.
+func (s *server) stopBroker(ctx context.Context) error {
+	var err error
+	if s.mqtt.unsubscribe != nil {
+		s.mqtt.unsubscribe()
+	}
+	if s.broker != nil {
+		if cerr := s.broker.Close(ctx); cerr != nil {
+			err = fmt.Errorf("close mqtt broker: %w", cerr)
+		}
+	}
+	if s.mqtt.connectivityDone != nil {
+		// The last disconnects are recorded before the store closes.
+		if ferr := s.mqtt.connectivity.Flush(ctx); ferr != nil && err == nil {
+			err = fmt.Errorf("record the last disconnects: %w", ferr)
+		}
+		s.mqtt.stopConnectivity()
+		<-s.mqtt.connectivityDone
+	}
+	if s.mqtt.done != nil {
+		s.mqtt.stop()
+		<-s.mqtt.done
+	}
+	return err
+}
+
+// sessionInfo is the lifecycle events' view of a broker session.
+func sessionInfo(s broker.Session) control.SessionInfo {
+	return control.SessionInfo{ClientID: s.ClientID, Principal: s.Principal, CertificateID: s.CertificateID,
+		SessionID: s.SessionID, IPAddress: s.IPAddress, VersionNumber: s.VersionNumber}
+}
+
+// messageBus is the iot-data messaging service's view of the broker.
+type messageBus struct{ b *broker.Broker }
+
+func (m messageBus) Publish(ctx context.Context, msg control.BusMessage) error {
+	out := broker.OutgoingMessage{Topic: msg.Topic, Payload: msg.Payload, QoS: msg.QoS, Retain: msg.Retain,
+		ContentType: msg.ContentType, ResponseTopic: msg.ResponseTopic, CorrelationData: msg.CorrelationData,
+		MessageExpiry: msg.MessageExpiry, PayloadFormat: msg.PayloadFormat}
+	for _, kv := range msg.UserProperties {
+		out.UserProperties = append(out.UserProperties, broker.UserProperty{Key: kv[0], Value: kv[1]})
+	}
+	return m.b.PublishMessage(ctx, out)
+}
+
+func (m messageBus) Retained(topic string) (control.RetainedBusMessage, bool) {
+	r, ok := m.b.Retained(topic)
+	return retainedBusMessage(r), ok
+}
+
+func (m messageBus) RetainedMessages() []control.RetainedBusMessage {
+	all := m.b.RetainedMessages()
+	out := make([]control.RetainedBusMessage, len(all))
+	for i, r := range all {
+		out[i] = retainedBusMessage(r)
+	}
+	return out
+}
+
+func retainedBusMessage(r broker.RetainedMessage) control.RetainedBusMessage {
+	out := control.RetainedBusMessage{Topic: r.Topic, Payload: r.Payload, QoS: r.QoS, Modified: r.Modified}
+	for _, u := range r.UserProperties {
+		out.UserProperties = append(out.UserProperties, [2]string{u.Key, u.Value})
+	}
+	return out
+}
+
+// brokerHosts are the names the broker's server certificate covers: the
+// configured ones, and the host of each MQTT listen address when it names
+// one (not an unspecified address).
+func brokerHosts(cfg Config) []string {
+	hosts := slices.Clone(cfg.MQTTHosts)
+	for _, addr := range []string{cfg.MQTTAddr, cfg.MQTTWebSocketAddr} {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil || host == "" {
+			continue
+		}
+		if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+			continue
+		}
+		if !slices.Contains(hosts, host) {
+			hosts = append(hosts, host)
+		}
+	}
+	return hosts
+}
+
+// mqttAccess is the broker's Access: devices on the TLS listeners by their
+// certificate (control.DeviceAccess); clients of the plain listener, which
+// have none, only with the admin key as user name and password.
+type mqttAccess struct {
+	devices *control.DeviceAccess
+	admin   AccessKey
+}
+
+func (a *mqttAccess) Connect(ctx context.Context, info broker.ConnectInfo) (broker.Authorization, error) {
+	if len(info.Certificates) == 0 {
+		if a.isAdmin(info.Username, info.Password) {
+			return adminSession{principal: a.admin.ID}, nil
+		}
+		return nil, broker.ErrBadCredentials
+	}
+	s, err := a.devices.Authenticate(ctx, info.Certificates, info.ClientID, sourceIP(info.Remote))
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (a *mqttAccess) isAdmin(username string, password []byte) bool {
+	id := subtle.ConstantTimeCompare([]byte(username), []byte(a.admin.ID))
+	secret := subtle.ConstantTimeCompare(password, []byte(a.admin.Secret))
+	return id&secret == 1
+}
+
+// sourceIP is the IP address of a remote address, without the port.
+func sourceIP(addr net.Addr) string {
+	if addr == nil {
+		return ""
+	}
+	if host, _, err := net.SplitHostPort(addr.String()); err == nil {
+		return host
+	}
+	return addr.String()
+}
+
+// adminSession is a plain-listener connection with the admin key: like an
+// IAM principal with iot:* it may do anything a policy could allow (the
+// broker still keeps $aws/events and $SYS to itself).
+type adminSession struct{ principal string }
+
+func (a adminSession) Principal() string         { return a.principal }
+func (adminSession) CertificateID() string       { return "" }
+func (adminSession) Allowed(string, string) bool { return true }
+
+// brokerSink applies the follower's invalidations to the broker.
+type brokerSink struct {
+	b   *broker.Broker
+	log *slog.Logger
+}
+
+func (k brokerSink) Disconnect(certificateID string) {
+	n := k.b.Disconnect(func(a broker.Authorization) bool { return a.CertificateID() == certificateID }, broker.ReasonAuthError)
+	if n > 0 {
+		k.log.Info("connections of a certificate no longer ACTIVE ended", "certificateId", certificateID, "connections", n)
+	}
+}
+
+func (k brokerSink) Reauthorize(ctx context.Context, filter func(*control.DeviceSession) bool) {
+	_, err := k.b.Reauthorize(ctx, func(a broker.Authorization) bool {
+		s := control.SessionOf(a)
+		return s != nil && filter(s)
+	})
+	if err != nil && !errors.Is(err, context.Canceled) {
+		k.log.Warn("reauthorize sessions", "err", err)
+	}
+}
