@@ -75,6 +75,12 @@ type Config struct {
 	// MQTTHosts are the host names and IP addresses the broker's server
 	// certificate is issued for.
 	MQTTHosts []string
+	// MQTT limits (AWS §9.3 defaults): the largest PUBLISH payload in bytes,
+	// the most forward slashes in a topic, the most subscriptions per
+	// session.
+	MQTTMaxPayload       int
+	MQTTMaxTopicSlashes  int
+	MQTTMaxSubscriptions int
 
 	// ConfigFile is the config file that was read, "" when none was.
 	ConfigFile string
@@ -115,6 +121,9 @@ const (
 	optMQTTWebSocketAddr   = "mqtt-ws-addr"
 	optMQTTPlainAddr       = "mqtt-plain-addr"
 	optMQTTHosts           = "mqtt-hosts"
+	optMQTTMaxPayload      = "mqtt-max-payload"
+	optMQTTMaxSlashes      = "mqtt-max-topic-slashes"
+	optMQTTMaxSubs         = "mqtt-max-subscriptions"
 )
 
 // options returns every option, in the order usage and problems list them.
@@ -138,6 +147,15 @@ func options() []option {
 		{name: optMQTTHosts, arg: "LIST", env: "IOTDM_MQTT_HOSTS", def: defaultMQTTHosts,
 			usage: "comma-separated host names and IP addresses of the MQTT broker's server certificate",
 			check: checkHostList, set: func(c *Config, v string) { c.MQTTHosts = splitHostList(v) }},
+		{name: optMQTTMaxPayload, arg: "BYTES", env: "IOTDM_MQTT_MAX_PAYLOAD", def: "131072",
+			usage: "largest MQTT PUBLISH payload in bytes (AWS: 128 KiB)",
+			check: checkPositiveInt, set: func(c *Config, v string) { c.MQTTMaxPayload, _ = strconv.Atoi(v) }},
+		{name: optMQTTMaxSlashes, arg: "N", env: "IOTDM_MQTT_MAX_TOPIC_SLASHES", def: "7",
+			usage: "most forward slashes in an MQTT topic (AWS: 7, that is 8 levels)",
+			check: checkPositiveInt, set: func(c *Config, v string) { c.MQTTMaxTopicSlashes, _ = strconv.Atoi(v) }},
+		{name: optMQTTMaxSubs, arg: "N", env: "IOTDM_MQTT_MAX_SUBSCRIPTIONS", def: "50",
+			usage: "most subscriptions of one MQTT session (AWS: 50)",
+			check: checkPositiveInt, set: func(c *Config, v string) { c.MQTTMaxSubscriptions, _ = strconv.Atoi(v) }},
 		{name: optRegion, arg: "REGION", env: "IOTDM_REGION", def: defaultRegion,
 			usage: "AWS region the server answers as",
 			check: checkRegion, set: func(c *Config, v string) { c.Region = v }},
@@ -470,6 +488,14 @@ func checkPositiveDuration(v string) error {
 	}
 	if d <= 0 {
 		return fmt.Errorf("must be positive")
+	}
+	return nil
+}
+
+func checkPositiveInt(v string) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 1<<30 {
+		return fmt.Errorf("not a whole number from 1 to %d", 1<<30)
 	}
 	return nil
 }

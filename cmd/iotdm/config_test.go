@@ -36,6 +36,10 @@ func defaults() Config {
 		CAValidity:          262980 * time.Hour,
 		StoreCacheBytes:     64 << 20,
 		MQTTHosts:           []string{"localhost", "127.0.0.1"},
+
+		MQTTMaxPayload:       128 << 10,
+		MQTTMaxTopicSlashes:  7,
+		MQTTMaxSubscriptions: 50,
 	}
 }
 
@@ -63,7 +67,8 @@ func TestLoadConfig(t *testing.T) {
 				"--region", "eu-west-1", "--account-id", "000000000001", "--log-level", "DEBUG"},
 			want: Config{DataDir: "/d", HTTPAddr: "0.0.0.0:0", MQTTAddr: "[::1]:1883", Region: "eu-west-1",
 				AccountID: "000000000001", LogLevel: slog.LevelDebug, ThingTypeDeleteWait: 5 * time.Minute,
-				CAValidity: 262980 * time.Hour, StoreCacheBytes: 64 << 20, MQTTHosts: []string{"localhost", "127.0.0.1"}},
+				CAValidity: 262980 * time.Hour, StoreCacheBytes: 64 << 20, MQTTHosts: []string{"localhost", "127.0.0.1"},
+				MQTTMaxPayload: 128 << 10, MQTTMaxTopicSlashes: 7, MQTTMaxSubscriptions: 50},
 		},
 		{
 			name: "environment",
@@ -71,7 +76,8 @@ func TestLoadConfig(t *testing.T) {
 				"IOTDM_REGION": "ap-southeast-2", "IOTDM_ACCOUNT_ID": "210987654321", "IOTDM_LOG_LEVEL": "warn"},
 			want: Config{DataDir: "/e", HTTPAddr: ":4580", MQTTAddr: "localhost:8883", Region: "ap-southeast-2",
 				AccountID: "210987654321", LogLevel: slog.LevelWarn, ThingTypeDeleteWait: 5 * time.Minute,
-				CAValidity: 262980 * time.Hour, StoreCacheBytes: 64 << 20, MQTTHosts: []string{"localhost", "127.0.0.1"}},
+				CAValidity: 262980 * time.Hour, StoreCacheBytes: 64 << 20, MQTTHosts: []string{"localhost", "127.0.0.1"},
+				MQTTMaxPayload: 128 << 10, MQTTMaxTopicSlashes: 7, MQTTMaxSubscriptions: 50},
 		},
 		{
 			name: "thing type delete wait from the environment and from a flag",

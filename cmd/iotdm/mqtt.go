@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"crypto/tls"
@@ -57,6 +58,7 @@ func (s *server) startBroker(ctx context.Context) error {
 		WebSocketAddr: s.cfg.MQTTWebSocketAddr,
 		Access:        &mqttAccess{devices: devices, admin: s.key},
 		Logger:        s.log,
+		Limits:        brokerLimits(s.cfg),
 		// Lifecycle events and connectivity: queued, never blocking the
 		// broker.
 		OnConnect: func(e broker.ConnectEvent) {
@@ -156,6 +158,15 @@ func (s *server) stopBroker(ctx context.Context) error {
 		<-s.mqtt.done
 	}
 	return err
+}
+
+// brokerLimits are AWS's defaults with the configured limits.
+func brokerLimits(cfg Config) broker.Limits {
+	l := broker.DefaultLimits()
+	l.MaxPayload = cmp.Or(cfg.MQTTMaxPayload, l.MaxPayload)
+	l.MaxTopicSlashes = cmp.Or(cfg.MQTTMaxTopicSlashes, l.MaxTopicSlashes)
+	l.MaxSubscriptions = cmp.Or(cfg.MQTTMaxSubscriptions, l.MaxSubscriptions)
+	return l
 }
 
 // sessionInfo is the lifecycle events' view of a broker session.

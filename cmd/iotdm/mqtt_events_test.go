@@ -118,3 +118,25 @@ func TestMQTTLifecycleConnectivityAndShadows(t *testing.T) {
 	}
 	connected(false)
 }
+
+// TestMQTTLimitsFromConfig checks that the configured limits reach a
+// device: a payload over --mqtt-max-payload ends the connection, one within
+// it is delivered.
+func TestMQTTLimitsFromConfig(t *testing.T) {
+	l := brokerLimits(Config{MQTTMaxPayload: 64, MQTTMaxTopicSlashes: 3, MQTTMaxSubscriptions: 5})
+	if l.MaxPayload != 64 || l.MaxTopicSlashes != 3 || l.MaxSubscriptions != 5 || l.MaxClientIDLength != 128 {
+		t.Errorf("brokerLimits = %+v", l)
+	}
+	f := newMQFixture(t, func(c *Config) { c.MQTTMaxPayload = 64 })
+	c := f.mustConnect5(f.device("temp-sensor-01"), "temp-sensor-01")
+	c.mustPublish(t, "devices/temp-sensor-01/small", strings.Repeat("x", 64))
+	go func() { _, _ = c.publish(t, "devices/temp-sensor-01/big", false, strings.Repeat("x", 65)) }()
+	select {
+	case d := <-c.disc:
+		if d.ReasonCode != 0x95 { // packet too large
+			t.Errorf("DISCONNECT reason 0x%02x, want 0x95", d.ReasonCode)
+		}
+	case <-time.After(mqWait):
+		t.Fatal("a payload over the configured limit did not end the connection")
+	}
+}

@@ -49,10 +49,13 @@ type mqFixture struct {
 	addr  string // the MQTT over TLS listener, from server.json
 }
 
-func newMQFixture(t *testing.T) *mqFixture {
+func newMQFixture(t *testing.T, configure ...func(*Config)) *mqFixture {
 	t.Helper()
 	cfg := testConfig(t)
 	cfg.MQTTPlainAddr = "127.0.0.1:0"
+	for _, f := range configure {
+		f(&cfg)
+	}
 	s := startServer(t, cfg)
 	key, err := ensureCredentials(cfg.DataDir, nil, testLogger(t))
 	if err != nil {
