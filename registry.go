@@ -30,6 +30,10 @@ type Thing struct {
 	Version          int64             `json:"version"`
 	BillingGroupName string            `json:"billingGroupName,omitempty"`
 	CreationDate     Timestamp         `json:"creationDate"`
+	// PreviousThingTypeName is set only on the version whose UpdateThing
+	// changed the thing type: the type it had before ("" for none). The
+	// registry events (THING_TYPE_ASSOCIATION) read it from the change feed.
+	PreviousThingTypeName *string `json:"previousThingTypeName,omitempty"`
 }
 
 // ThingTypeProperties is AWS's ThingTypeProperties.
@@ -67,6 +71,10 @@ type ThingType struct {
 	ThingTypeProperties ThingTypeProperties `json:"thingTypeProperties"`
 	ThingTypeMetadata   ThingTypeMetadata   `json:"thingTypeMetadata"`
 	Tags                []Tag               `json:"tags,omitempty"`
+	// Version is 1 at creation and grows with each update or
+	// (un)deprecation; 0 in types stored before it existed. The registry
+	// events tell created from updated by it.
+	Version int64 `json:"version,omitempty"`
 }
 
 // ThingGroupProperties is AWS's ThingGroupProperties.

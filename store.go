@@ -12,7 +12,7 @@ type Op string
 
 const (
 	OpPut    Op = "put"    // the entity was created or replaced; Change.Value holds its new state
-	OpDelete Op = "delete" // the entity was removed; Change.Value is empty
+	OpDelete Op = "delete" // the entity was removed; Change.Value holds its last value
 )
 
 // Entity kinds stored by the registry. Later services add their own kinds;
@@ -31,13 +31,18 @@ const (
 // Change is one committed mutation, in the order the store committed it.
 // Every mutation writes its entity and its Change in the same transaction,
 // so the change feed is exactly the history of the store.
+//
+// A delete's Value is the entity's last value as the deleting transaction
+// saw it (its committed value, or the transaction's own earlier write), so
+// consumers can react to a deletion without keeping copies of entities.
+// Consumers must still tell deletes by Op, never by an empty Value.
 type Change struct {
 	Seq   uint64          `json:"seq"`   // monotonic, gap-free, starting at 1
 	Time  time.Time       `json:"time"`  // commit time
 	Op    Op              `json:"op"`    // put or delete
 	Kind  string          `json:"kind"`  // entity kind, e.g. KindThing
 	Key   string          `json:"key"`   // entity key within its kind
-	Value json.RawMessage `json:"value"` // new state (JSON) on put; empty on delete
+	Value json.RawMessage `json:"value"` // new state (JSON) on put; the deleted state on delete
 }
 
 // ErrClosed is returned by a Store used after Close.

@@ -35,6 +35,10 @@ type mqttRuntime struct {
 	// waited for (done) before the store closes.
 	stop context.CancelFunc
 	done chan struct{}
+	// The registry events (AWS §7.2) follow the change feed in a goroutine
+	// the server owns, like the follower.
+	stopEvents context.CancelFunc
+	eventsDone chan struct{}
 }
 
 // startBroker builds the device access and the broker, starts the follower
@@ -126,6 +130,26 @@ func (s *server) startBroker(ctx context.Context) error {
 		}
 	}()
 
+	// Registry events, from the same seq: the changes the broker can see.
+	// Dynamic group memberships come from the fleet index's feeder, which
+	// was started before the broker.
+	events := control.NewRegistryEvents(s.store, control.RegistryEventsOptions{
+		Region: s.cfg.Region, AccountID: s.cfg.AccountID, Logger: s.log,
+	})
+	events.SetPublisher(b)
+	ectx, estop := context.WithCancel(context.WithoutCancel(ctx))
+	s.mqtt.stopEvents = estop
+	s.mqtt.eventsDone = make(chan struct{})
+	go func() {
+		defer close(s.mqtt.eventsDone)
+		if err := events.Run(ectx, from); err != nil && ectx.Err() == nil {
+			log.Error("registry events stopped", "err", err)
+		}
+	}()
+	if s.feeder != nil {
+		s.feeder.SetMembershipHook(events.EnqueueDynamicMembership)
+	}
+
 	if err := b.Start(ctx); err != nil {
 		return fmt.Errorf("mqtt: %w", err)
 	}
@@ -139,6 +163,14 @@ func (s *server) stopBroker(ctx context.Context) error {
 	var err error
 	if s.mqtt.unsubscribe != nil {
 		s.mqtt.unsubscribe()
+	}
+	if s.mqtt.eventsDone != nil {
+		// Registry events stop first: nothing to publish them to after.
+		if s.feeder != nil {
+			s.feeder.SetMembershipHook(nil)
+		}
+		s.mqtt.stopEvents()
+		<-s.mqtt.eventsDone
 	}
 	if s.broker != nil {
 		if cerr := s.broker.Close(ctx); cerr != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
+	"github.com/aws/aws-sdk-go-v2/service/iot/types"
 	"github.com/eclipse/paho.golang/paho"
 )
 
@@ -138,5 +139,64 @@ func TestMQTTLimitsFromConfig(t *testing.T) {
 		}
 	case <-time.After(mqWait):
 		t.Fatal("a payload over the configured limit did not end the connection")
+	}
+}
+
+// TestMQTTRegistryEvents: with THING events enabled, an observer allowed
+// to read $aws/events sees CreateThing, UpdateThing and DeleteThing as
+// registry events (AWS §7.2), published by the wired server.
+func TestMQTTRegistryEvents(t *testing.T) {
+	f := newMQFixture(t)
+	ctx := context.Background()
+	createPolicy(t, f.c, "observer", `{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Action":"iot:Connect","Resource":"arn:aws:iot:us-east-1:123456789012:client/observer"},
+		{"Effect":"Allow","Action":["iot:Subscribe"],"Resource":"arn:aws:iot:us-east-1:123456789012:topicfilter/$aws/events/*"},
+		{"Effect":"Allow","Action":["iot:Receive"],"Resource":"arn:aws:iot:us-east-1:123456789012:topic/$aws/events/*"}]}`)
+	observer := f.mustConnect5(f.certificate(true, "observer"), "observer")
+	if got := observer.subscribe(t, "$aws/events/thing/+/+"); len(got) != 1 || got[0] >= 0x80 {
+		t.Fatalf("observer SUBACK %x", got)
+	}
+	if _, err := f.c.UpdateEventConfigurations(ctx, &iot.UpdateEventConfigurationsInput{
+		EventConfigurations: map[string]types.Configuration{"THING": {Enabled: true}}}); err != nil {
+		t.Fatal(err)
+	}
+	created, err := f.c.CreateThing(ctx, &iot.CreateThingInput{ThingName: aws.String("evt-thing"),
+		AttributePayload: &types.AttributePayload{Attributes: map[string]string{"color": "red"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.c.UpdateThing(ctx, &iot.UpdateThingInput{ThingName: aws.String("evt-thing"),
+		AttributePayload: &types.AttributePayload{Attributes: map[string]string{"color": "blue"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.c.DeleteThing(ctx, &iot.DeleteThingInput{ThingName: aws.String("evt-thing")}); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []struct {
+		op      string
+		version float64
+		color   string
+	}{{"created", 1, "red"}, {"updated", 2, "blue"}, {"deleted", 2, "blue"}} {
+		topic, payload, _ := strings.Cut(observer.next(t, "observer"), " ")
+		if topic != "$aws/events/thing/evt-thing/"+want.op {
+			t.Fatalf("event %d on %s, want %s", i, topic, want.op)
+		}
+		var e struct {
+			EventType     string            `json:"eventType"`
+			Operation     string            `json:"operation"`
+			AccountID     string            `json:"accountId"`
+			ThingID       string            `json:"thingId"`
+			ThingName     string            `json:"thingName"`
+			VersionNumber float64           `json:"versionNumber"`
+			Attributes    map[string]string `json:"attributes"`
+		}
+		if err := json.Unmarshal([]byte(payload), &e); err != nil {
+			t.Fatalf("event payload %s: %v", payload, err)
+		}
+		if e.EventType != "THING_EVENT" || e.Operation != strings.ToUpper(want.op) || e.AccountID != "123456789012" ||
+			e.ThingID != aws.ToString(created.ThingId) || e.ThingName != "evt-thing" || e.VersionNumber != want.version ||
+			e.Attributes["color"] != want.color {
+			t.Errorf("%s event %s", want.op, payload)
+		}
 	}
 }

@@ -72,6 +72,9 @@ func writeTags(ctx context.Context, tx iotdm.Tx, kind, key string, fields map[st
 		}
 		fields["tags"] = raw
 	}
+	// Tags are no registry event: the marker tells RegistryEvents to skip
+	// this put. Every other write re-encodes the typed entity, dropping it.
+	fields[tagWriteMarker] = json.RawMessage("true")
 	return put(ctx, tx, kind, key, fields)
 }
 

@@ -166,6 +166,7 @@ func (r *Registry) UpdateThing(ctx context.Context, in *iotdm.UpdateThingInput) 
 		if err := checkVersion("thing", in.ThingName, in.ExpectedVersion, thing.Version); err != nil {
 			return err
 		}
+		oldType := thing.ThingTypeName
 		switch {
 		case in.RemoveThingType:
 			thing.ThingTypeName = ""
@@ -180,6 +181,10 @@ func (r *Registry) UpdateThing(ctx context.Context, in *iotdm.UpdateThingInput) 
 		}
 		if err := checkAttrCount(len(thing.Attributes), thing.ThingTypeName); err != nil {
 			return err
+		}
+		thing.PreviousThingTypeName = nil
+		if thing.ThingTypeName != oldType {
+			thing.PreviousThingTypeName = &oldType
 		}
 		thing.Version++
 		return put(ctx, tx, iotdm.KindThing, thing.ThingName, thing)

@@ -62,6 +62,7 @@ func (r *Registry) CreateThingType(ctx context.Context, in *iotdm.CreateThingTyp
 		ThingTypeProperties: normalizeThingTypeProperties(in.ThingTypeProperties),
 		ThingTypeMetadata:   iotdm.ThingTypeMetadata{CreationDate: r.now()},
 		Tags:                in.Tags,
+		Version:             1,
 	}
 	out := &iotdm.CreateThingTypeOutput{ThingTypeName: tt.ThingTypeName, ThingTypeARN: tt.ThingTypeARN, ThingTypeID: tt.ThingTypeID}
 	err := r.store.Update(ctx, func(ctx context.Context, tx iotdm.Tx) error {
@@ -141,6 +142,7 @@ func (r *Registry) UpdateThingType(ctx context.Context, in *iotdm.UpdateThingTyp
 			}
 			tt.ThingTypeProperties = normalizeThingTypeProperties(&tt.ThingTypeProperties)
 		}
+		tt.Version = max(tt.Version, 1) + 1
 		return put(ctx, tx, iotdm.KindThingType, tt.ThingTypeName, tt)
 	})
 }
@@ -163,6 +165,7 @@ func (r *Registry) DeprecateThingType(ctx context.Context, in *iotdm.DeprecateTh
 			now := r.now()
 			md.Deprecated, md.DeprecationDate = true, &now
 		}
+		tt.Version = max(tt.Version, 1) + 1
 		return put(ctx, tx, iotdm.KindThingType, tt.ThingTypeName, tt)
 	})
 }

@@ -41,7 +41,15 @@ type FeederOptions struct {
 	// feeder to recount every thing's dynamic groups at once rather than
 	// each touched thing's; 0 means a default of a few thousand.
 	BulkRecount int
+	// OnMembership, when set, is called after each applied batch for every
+	// dynamic thing group membership the batch changed: a thing entering
+	// (added) or leaving a dynamic group's standing query. It runs on the
+	// feeder's goroutine and must not block. See SetMembershipHook.
+	OnMembership func(group, thing string, added bool)
 }
+
+// MembershipHook is the callback of FeederOptions.OnMembership.
+type MembershipHook = func(group, thing string, added bool)
 
 // Feeder keeps the fleet indices (AWS §2) and the dynamic thing group
 // memberships (AWS §3) in step with a store: it builds them from a
@@ -81,6 +89,9 @@ type Feeder struct {
 	// What the membership readers need beyond the index, replaced by Run.
 	dyn atomic.Pointer[dynamicState]
 
+	// onMembership is FeederOptions.OnMembership, or the hook set later.
+	onMembership atomic.Pointer[MembershipHook]
+
 	// State owned by Run.
 	cfg       iotdm.IndexingConfiguration
 	allGroups map[string]*iotdm.ThingGroup
@@ -96,6 +107,10 @@ type Feeder struct {
 	dirtyGroups map[string]bool // groups whose document or standing query must be refreshed
 	touched     map[string]bool // things whose group count may have changed
 	rebuild     bool            // the indexing configuration changed
+	// memberships collects the batch's standing-query changes, in order,
+	// while a membership hook is set (see reportMemberships).
+	memberships []MembershipChange
+	collect     bool
 }
 
 // pendingDoc is a thing document being edited by a batch.
@@ -136,7 +151,20 @@ func NewFeeder(store iotdm.Store, opts FeederOptions) *Feeder {
 	f.things.Store(New())
 	f.groups.Store(New())
 	f.dyn.Store(&dynamicState{})
+	f.SetMembershipHook(opts.OnMembership)
 	return f
+}
+
+// SetMembershipHook sets (nil: clears) the callback of
+// FeederOptions.OnMembership. It is safe to call at any time, also while
+// Run runs: the server creates its feeder before the broker that publishes
+// the events. Batches applied before the hook is set report nothing.
+func (f *Feeder) SetMembershipHook(fn MembershipHook) {
+	if fn == nil {
+		f.onMembership.Store(nil)
+		return
+	}
+	f.onMembership.Store(&fn)
 }
 
 // Things returns the AWS_Things index. A change of the indexing
@@ -565,6 +593,13 @@ func (f *Feeder) flush(ctx context.Context) error {
 		if err := f.readFresh(ctx); err != nil {
 			return err
 		}
+		hook := f.onMembership.Load()
+		f.collect = hook != nil
+		defer func() {
+			if hook != nil {
+				f.reportMemberships(*hook)
+			}
+		}()
 		things, groups := f.Things(), f.Groups()
 		for _, name := range slices.Sorted(maps.Keys(f.pending)) {
 			var changes []MembershipChange
@@ -647,6 +682,56 @@ func (f *Feeder) readFresh(ctx context.Context) error {
 func (f *Feeder) noteChanges(changes []MembershipChange) {
 	for _, c := range changes {
 		f.touched[c.ID] = true
+	}
+	if f.collect {
+		f.memberships = append(f.memberships, changes...)
+	}
+}
+
+// reportMemberships hands the batch's net dynamic membership changes to
+// hook, once the batch is applied (publishDynamic has run). A membership
+// that a batch removes and adds back (a group's query replaced by one the
+// thing still matches) changes nothing and is not reported. Crowded things
+// (more than MaxGroupsPerThing matching groups, where AWS §3's limit rules
+// decide which groups keep them) are skipped: reporting their effective
+// memberships would take a before/after comparison of DynamicGroupsOf the
+// feeder does not make. A rebuild (indexing configuration change) reports
+// nothing either.
+func (f *Feeder) reportMemberships(hook MembershipHook) {
+	changes := f.memberships
+	f.memberships, f.collect = nil, false
+	if len(changes) == 0 {
+		return
+	}
+	type pair struct{ group, thing string }
+	type net struct {
+		first, last bool // Added of the pair's first and last change
+		order       int
+	}
+	seen := make(map[pair]*net, len(changes))
+	for i, c := range changes {
+		k := pair{c.Group, c.ID}
+		if n, ok := seen[k]; ok {
+			n.last = c.Added
+		} else {
+			seen[k] = &net{first: c.Added, last: c.Added, order: i}
+		}
+	}
+	out := make([]pair, 0, len(seen))
+	for k, n := range seen {
+		// Before the batch the thing was in the group iff its first change
+		// removed it; after, iff its last change added it.
+		if was := !n.first; was != n.last {
+			out = append(out, k)
+		}
+	}
+	slices.SortFunc(out, func(a, b pair) int { return cmp.Compare(seen[a].order, seen[b].order) })
+	crowded := f.dyn.Load().crowded
+	for _, k := range out {
+		if _, ok := crowded[k.thing]; ok {
+			continue
+		}
+		hook(k.group, k.thing, seen[k].last)
 	}
 }
 

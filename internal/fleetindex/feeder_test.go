@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -665,4 +667,46 @@ func TestFeederThingAfterItsShadow(t *testing.T) {
 	})
 	catchUp(t, f, st)
 	wantList(t, "low after delete", f.DynamicMembers("low"))
+}
+
+// TestFeederMembershipHook: the hook hears each batch's net dynamic
+// membership changes: a thing entering or leaving a query, a new group's
+// backfill, a query update that keeps a member (nothing), a deleted group.
+// The initial build reports nothing.
+func TestFeederMembershipHook(t *testing.T) {
+	st := openTestStore(t, t.TempDir())
+	putThing(t, st, "a", "", map[string]string{"temp": "70"})
+	putThing(t, st, "b", "", map[string]string{"temp": "20"})
+	putDynamicGroup(t, st, "hot", "attributes.temp > 50")
+	f, _ := runFeeder(t, st)
+	var mu sync.Mutex
+	var got []string
+	f.SetMembershipHook(func(group, thing string, added bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, fmt.Sprintf("%s/%s/%v", group, thing, added))
+	})
+	take := func() []string {
+		catchUp(t, f, st)
+		mu.Lock()
+		defer mu.Unlock()
+		out := got
+		got = nil
+		slices.Sort(out)
+		return out
+	}
+	wantList(t, "after build", take())
+	putThing(t, st, "b", "", map[string]string{"temp": "99"})
+	wantList(t, "b heats", take(), "hot/b/true")
+	putThing(t, st, "a", "", map[string]string{"temp": "10"})
+	wantList(t, "a cools", take(), "hot/a/false")
+	putDynamicGroup(t, st, "warm", "attributes.temp > 5")
+	wantList(t, "backfill", take(), "warm/a/true", "warm/b/true")
+	putDynamicGroup(t, st, "warm", "attributes.temp > 15")
+	wantList(t, "query update", take(), "warm/a/false")
+	deleteGroup(t, st, "warm")
+	wantList(t, "group deleted", take(), "warm/b/false")
+	f.SetMembershipHook(nil)
+	putThing(t, st, "a", "", map[string]string{"temp": "80"})
+	wantList(t, "hook cleared", take())
 }

@@ -20,7 +20,7 @@ type write struct {
 	op    iotdm.Op
 	kind  string
 	key   string
-	value []byte // nil on delete
+	value []byte // the new value on put; on delete the deleted (last) value, for its Change
 	seq   uint64 // its Change's seq, once the writer has taken it into a batch
 
 	// replaced is set, in the writer's batch, when a later write of the
@@ -202,14 +202,16 @@ func (t *writeTx) Delete(ctx context.Context, kind, key string) error {
 	if err := t.check(ctx); err != nil {
 		return err
 	}
-	_, ok, err := t.lookup(kind, key)
+	old, ok, err := t.lookup(kind, key)
 	if err != nil {
 		return err
 	}
 	if !ok {
 		return nil // nothing is there: no Change
 	}
-	t.record(write{op: iotdm.OpDelete, kind: kind, key: key})
+	// The Change carries the deleted value. old is shared with the cache or
+	// an earlier write, as put values are with the feed: nobody modifies it.
+	t.record(write{op: iotdm.OpDelete, kind: kind, key: key, value: old})
 	return nil
 }
 

@@ -43,7 +43,7 @@ func testPutGetOverwriteDelete(t *testing.T, s suite) {
 		putChange(1, kindA, "a", v1),
 		putChange(2, kindA, "a", v2),
 		putChange(3, kindB, "a", g1),
-		delChange(4, kindA, "a"),
+		delChange(4, kindA, "a", v2),
 		putChange(5, kindA, "big", big),
 	})
 }
@@ -66,8 +66,50 @@ func testDeleteMissingRecordsNoChange(t *testing.T, s suite) {
 	del(t, st, kindA, "a")
 	wantChanges(t, st, []iotdm.Change{
 		putChange(1, kindA, "a", v),
-		delChange(2, kindA, "a"),
+		delChange(2, kindA, "a", v),
 	})
+}
+
+// testDeleteCarriesValue: a delete's change carries the deleted value, the
+// entity's last value as the deleting Update saw it, whether that value was
+// committed long ago (read back after a reopen), overwritten earlier in the
+// same Update, or put and deleted in one Update; the feed read from disk
+// after a reopen carries it too.
+func testDeleteCarriesValue(t *testing.T, s suite) {
+	st, dir := s.store(t)
+	put(t, st, kindA, "old", jsonf(`{"v":"old"}`))
+	put(t, st, kindA, "over", jsonf(`{"v":1}`))
+	if err := st.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	st = s.reopen(t, dir) // nothing cached: the delete reads the stored value
+	del(t, st, kindA, "old")
+	update(t, st, func(ctx context.Context, tx iotdm.Tx) error {
+		if err := tx.Put(ctx, kindA, "over", jsonf(`{"v":2}`)); err != nil {
+			return err
+		}
+		if err := tx.Delete(ctx, kindA, "over"); err != nil {
+			return err
+		}
+		if err := tx.Put(ctx, kindB, "brief", jsonf(`"brief"`)); err != nil {
+			return err
+		}
+		return tx.Delete(ctx, kindB, "brief")
+	})
+	want := []iotdm.Change{
+		putChange(1, kindA, "old", jsonf(`{"v":"old"}`)),
+		putChange(2, kindA, "over", jsonf(`{"v":1}`)),
+		delChange(3, kindA, "old", jsonf(`{"v":"old"}`)),
+		putChange(4, kindA, "over", jsonf(`{"v":2}`)),
+		delChange(5, kindA, "over", jsonf(`{"v":2}`)),
+		putChange(6, kindB, "brief", jsonf(`"brief"`)),
+		delChange(7, kindB, "brief", jsonf(`"brief"`)),
+	}
+	wantChanges(t, st, want)
+	if err := st.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	wantChanges(t, s.reopen(t, dir), want) // the stored feed keeps them
 }
 
 func testValuesAreCopied(t *testing.T, s suite) {

@@ -26,7 +26,7 @@ func testChangesPaging(t *testing.T, s suite) {
 		key := fmt.Sprintf("k%d", i)
 		if i%4 == 0 {
 			del(t, st, kindA, fmt.Sprintf("k%d", i-1))
-			want = append(want, delChange(uint64(i), kindA, fmt.Sprintf("k%d", i-1)))
+			want = append(want, delChange(uint64(i), kindA, fmt.Sprintf("k%d", i-1), jsonf("%d", i-1)))
 			continue
 		}
 		put(t, st, kindA, key, jsonf("%d", i))
@@ -88,9 +88,9 @@ func testChangesWriteOrder(t *testing.T, s suite) {
 		putChange(1, kindB, "x", jsonf(`"x"`)),
 		putChange(2, kindA, "b", jsonf(`"b"`)),
 		putChange(3, kindA, "a", jsonf(`"a"`)),
-		delChange(4, kindB, "x"),
+		delChange(4, kindB, "x", jsonf(`"x"`)),
 		putChange(5, kindA, "b", jsonf(`"b2"`)),
-		delChange(6, kindA, "a"),
+		delChange(6, kindA, "a", jsonf(`"a"`)),
 	})
 	// All changes of one Update share one commit time.
 	cs := changes(t, st, 1)

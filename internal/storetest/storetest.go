@@ -37,6 +37,7 @@ func Run(t *testing.T, open Opener) {
 	}{
 		{"PutGetOverwriteDelete", testPutGetOverwriteDelete},
 		{"DeleteMissingRecordsNoChange", testDeleteMissingRecordsNoChange},
+		{"DeleteChangeCarriesDeletedValue", testDeleteCarriesValue},
 		{"PutCopiesValueAndGetReturnsCopy", testValuesAreCopied},
 		{"ScanOrdersByBytes", testScanOrder},
 		{"ScanPrefix", testScanPrefix},
@@ -244,8 +245,8 @@ func putChange(seq uint64, kind, key string, value []byte) iotdm.Change {
 	return iotdm.Change{Seq: seq, Op: iotdm.OpPut, Kind: kind, Key: key, Value: value}
 }
 
-func delChange(seq uint64, kind, key string) iotdm.Change {
-	return iotdm.Change{Seq: seq, Op: iotdm.OpDelete, Kind: kind, Key: key}
+func delChange(seq uint64, kind, key string, deleted []byte) iotdm.Change {
+	return iotdm.Change{Seq: seq, Op: iotdm.OpDelete, Kind: kind, Key: key, Value: deleted}
 }
 
 // ignoreTime compares changes without their commit time; empty and nil

@@ -96,7 +96,7 @@ func testReadsSeeOwnWrites(t *testing.T, s suite) {
 		putChange(1, kindA, "old", jsonf(`"old"`)),
 		putChange(2, kindA, "new", jsonf(`"v1"`)),
 		putChange(3, kindA, "new", jsonf(`"v2"`)),
-		delChange(4, kindA, "old"),
+		delChange(4, kindA, "old", jsonf(`"old"`)),
 	})
 }
 

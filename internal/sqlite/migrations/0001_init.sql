@@ -9,7 +9,7 @@ CREATE TABLE entities (
 
 -- Changes: the feed, one row per committed Put or Delete. seq is assigned by
 -- the writer (gap-free, starting at 1); time is Unix nanoseconds (UTC); value
--- is NULL on delete.
+-- is the deleted value on delete (NULL in changes written by older versions).
 CREATE TABLE changes (
 	seq   INTEGER PRIMARY KEY,
 	time  INTEGER NOT NULL,
