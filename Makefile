@@ -1,7 +1,7 @@
 # iotdm: the one test command is `make test`.
 GO ?= go
 
-.PHONY: test unit e2e vet fmt-check bench build fuzz
+.PHONY: test unit e2e vet fmt-check bench bench-mqtt build fuzz
 
 test: fmt-check vet unit e2e
 
@@ -35,3 +35,8 @@ fuzz:
 # Side-by-side load test: iotdm, moto and a trivial ceiling server.
 bench:
 	$(GO) run ./bench/run -out bench/latest.md
+
+# MQTT side by side: iotdm's broker and mosquitto (throughput, latency,
+# handshakes, memory per idle TLS connection).
+bench-mqtt:
+	$(GO) run ./bench/mqtt -out bench/mqtt-latest.md

@@ -71,6 +71,7 @@ func New(opts Options) (*Broker, error) {
 	caps.TopicAliasMaximum = 0
 	caps.ReceiveMaximum = uint16(b.limits.MaxInflight)
 	caps.MaximumInflight = uint16(b.limits.MaxQueued)
+	caps.MaximumClientWritesPending = int32(b.limits.MaxPendingWrites)
 	caps.MaximumSessionExpiryInterval = uint32(b.limits.SessionExpiry / time.Second)
 	caps.MaximumMessageExpiryInterval = 0 // queued and retained messages live as long as their session / until replaced
 	// Room for the fixed header, the topic and MQTT 5 properties around the

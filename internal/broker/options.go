@@ -76,8 +76,16 @@ type Limits struct {
 	MaxInflight int
 	// MaxQueued is the most QoS 1 messages kept for one session, in flight
 	// or queued while a persistent session is offline. AWS documents no
-	// count; the default is 1000.
+	// count; the default is 10000 (a subscriber fed by many publishers
+	// holds that many unacknowledged messages before any is dropped).
 	MaxQueued int
+	// MaxPendingWrites is the most packets waiting to be written to one
+	// connection: 1024. Each connection reserves a pointer per slot (8 KiB
+	// at 1024), so this bounds the memory of an idle connection; a message
+	// for a connection whose queue is full is dropped (QoS 1 too: the
+	// broker core rolls its in-flight slot back), as for a client that
+	// cannot keep up.
+	MaxPendingWrites int
 	// SessionExpiry is how long a persistent session outlives its
 	// connection: 1 hour (the AWS default).
 	SessionExpiry time.Duration
@@ -98,7 +106,8 @@ func DefaultLimits() Limits {
 		MinKeepAlive:           30 * time.Second,
 		MaxKeepAlive:           1200 * time.Second,
 		MaxInflight:            100,
-		MaxQueued:              1000,
+		MaxQueued:              10000,
+		MaxPendingWrites:       1024,
 		SessionExpiry:          time.Hour,
 		ConnectTimeout:         10 * time.Second,
 	}
@@ -117,6 +126,7 @@ func (l Limits) withDefaults() Limits {
 	orDefault(&l.MaxKeepAlive, d.MaxKeepAlive)
 	orDefault(&l.MaxInflight, d.MaxInflight)
 	orDefault(&l.MaxQueued, d.MaxQueued)
+	orDefault(&l.MaxPendingWrites, d.MaxPendingWrites)
 	orDefault(&l.SessionExpiry, d.SessionExpiry)
 	orDefault(&l.ConnectTimeout, d.ConnectTimeout)
 	return l
@@ -146,6 +156,7 @@ func (l Limits) validate() error {
 		{"MaxClientIDLength", l.MaxClientIDLength, math.MaxUint16},
 		{"MaxInflight", l.MaxInflight, math.MaxUint16},
 		{"MaxQueued", l.MaxQueued, math.MaxUint16},
+		{"MaxPendingWrites", l.MaxPendingWrites, math.MaxInt32},
 	} {
 		if f.v < 0 || f.v > f.max {
 			errs = append(errs, fmt.Errorf("limits: %s = %d, want 0..%d", f.name, f.v, f.max))
