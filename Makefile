@@ -31,6 +31,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 20s ./internal/policy/
 	$(GO) test -run '^$$' -fuzz FuzzParseCertificatePEM -fuzztime 20s ./internal/pki/
 	$(GO) test -run '^$$' -fuzz FuzzIssueFromCSR -fuzztime 20s ./internal/pki/
+	$(GO) test -run '^$$' -fuzz FuzzShadowTopic -fuzztime 20s ./internal/control/
+	$(GO) test -run '^$$' -fuzz FuzzMessagingPublish -fuzztime 20s ./internal/control/
+	$(GO) test -run '^$$' -fuzz FuzzCompactDoc -fuzztime 20s ./internal/fleetindex/
 
 # Side-by-side load test: iotdm, moto and a trivial ceiling server.
 bench:
