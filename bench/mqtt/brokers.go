@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 
+	"github.com/iotdm/iotdm/bench/internal/child"
 	"github.com/iotdm/iotdm/internal/pki"
 )
 
@@ -46,7 +47,7 @@ const (
 type target struct {
 	name  string
 	addr  string // host:port of the MQTT over TLS listener
-	proc  *proc
+	proc  *child.Process
 	tls   []*tls.Config // one per device certificate
 	about string        // what it is, for the report
 
@@ -146,7 +147,7 @@ func startIotdm(ctx context.Context, root, dir string, certs int, keys []deviceK
 	t := &target{name: brokerIotdm}
 	var st iotdmState
 	start := func(ctx context.Context) error {
-		p, err := startProc(brokerIotdm, filepath.Join(dir, "iotdm.log"),
+		p, err := child.Start(brokerIotdm, filepath.Join(dir, "iotdm.log"),
 			[]string{"IOTDM_ACCESS_KEY_ID=" + benchAccessKey, "IOTDM_SECRET_ACCESS_KEY=" + benchSecretKey},
 			bin, "serve", "--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--mqtt-addr", "127.0.0.1:0")
 		if err != nil {
@@ -155,17 +156,17 @@ func startIotdm(ctx context.Context, root, dir string, certs int, keys []deviceK
 		t.proc = p
 		st, err = waitIotdm(ctx, p, dataDir, time.Minute)
 		if err != nil {
-			p.stop(5 * time.Second)
+			p.Stop(5 * time.Second)
 			return err
 		}
 		if st.MQTTAddr == "" {
-			p.stop(5 * time.Second)
+			p.Stop(5 * time.Second)
 			return errNoBroker
 		}
 		t.addr = st.MQTTAddr
 		return waitTCP(ctx, p, t.addr, 30*time.Second)
 	}
-	t.stop = func() { t.proc.stop(20 * time.Second) }
+	t.stop = func() { t.proc.Stop(20 * time.Second) }
 	t.restart = func(ctx context.Context) error {
 		t.stop()
 		return start(ctx)
@@ -198,16 +199,16 @@ func startIotdm(ctx context.Context, root, dir string, certs int, keys []deviceK
 
 // waitIotdm waits until DATA-DIR/server.json describes the process and its
 // /healthz answers 200.
-func waitIotdm(ctx context.Context, p *proc, dataDir string, timeout time.Duration) (iotdmState, error) {
+func waitIotdm(ctx context.Context, p *child.Process, dataDir string, timeout time.Duration) (iotdmState, error) {
 	deadline := time.Now().Add(timeout)
 	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
 	var st iotdmState
 	for {
-		if p.exited() {
-			return st, fmt.Errorf("iotdm exited during start (%v); log tail:\n%s", p.waitErr, p.logTail(2000))
+		if p.Exited() {
+			return st, fmt.Errorf("iotdm exited during start (%v); log tail:\n%s", p.WaitErr(), p.LogTail(2000))
 		}
 		if time.Now().After(deadline) {
-			return st, fmt.Errorf("iotdm not ready after %v; log tail:\n%s", timeout, p.logTail(2000))
+			return st, fmt.Errorf("iotdm not ready after %v; log tail:\n%s", timeout, p.LogTail(2000))
 		}
 		select {
 		case <-ctx.Done():
@@ -215,7 +216,7 @@ func waitIotdm(ctx context.Context, p *proc, dataDir string, timeout time.Durati
 		case <-time.After(20 * time.Millisecond):
 		}
 		b, err := os.ReadFile(filepath.Join(dataDir, "server.json"))
-		if err != nil || json.Unmarshal(b, &st) != nil || st.PID != p.pid() || st.Endpoint == "" {
+		if err != nil || json.Unmarshal(b, &st) != nil || st.PID != p.Pid() || st.Endpoint == "" {
 			continue
 		}
 		resp, err := hc.Get(st.Endpoint + "/healthz")
@@ -356,7 +357,7 @@ func startMosquitto(ctx context.Context, dir string, keys []deviceKey) (*target,
 	t := &target{name: brokerMosquitto, tls: clientTLS(roots, certs)}
 	conf := filepath.Join(mdir, "mosquitto.conf")
 	start := func(ctx context.Context) error {
-		port, err := freePort()
+		port, err := child.FreePort()
 		if err != nil {
 			return err
 		}
@@ -364,18 +365,18 @@ func startMosquitto(ctx context.Context, dir string, keys []deviceKey) (*target,
 		if err := os.WriteFile(conf, []byte(mosquittoConf(mdir, port)), 0o644); err != nil {
 			return err
 		}
-		p, err := startProc(brokerMosquitto, filepath.Join(dir, "mosquitto.log"), nil, bin, "-c", conf)
+		p, err := child.Start(brokerMosquitto, filepath.Join(dir, "mosquitto.log"), nil, bin, "-c", conf)
 		if err != nil {
 			return err
 		}
 		t.proc = p
 		if err := waitTCP(ctx, p, t.addr, 30*time.Second); err != nil {
-			p.stop(5 * time.Second)
+			p.Stop(5 * time.Second)
 			return err
 		}
 		return nil
 	}
-	t.stop = func() { t.proc.stop(10 * time.Second) }
+	t.stop = func() { t.proc.Stop(10 * time.Second) }
 	t.restart = func(ctx context.Context) error {
 		t.stop()
 		return start(ctx)

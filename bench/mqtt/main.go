@@ -235,7 +235,7 @@ func run(ctx context.Context, cfg config) (string, error) {
 	if !cfg.skip[scIdle] {
 		limit := int(soft) - fdReserve
 		for _, t := range targets {
-			if l := t.proc.openFilesLimit(); l > 0 && l-fdReserve < limit {
+			if l := openFilesLimit(t.proc); l > 0 && l-fdReserve < limit {
 				limit = l - fdReserve
 				rep.notes = append(rep.notes, fmt.Sprintf("%s's open-files limit is %d: idle counts capped at %d", t.name, l, limit))
 			}
@@ -256,7 +256,7 @@ func run(ctx context.Context, cfg config) (string, error) {
 	err = runRounds(ctx, cfg, targets, idle, rep)
 	rep.loadAfter = loadAvg()
 	for _, t := range targets {
-		rep.logs[t.name] = logProblems(t.proc.logPath, 10)
+		rep.logs[t.name] = logProblems(t.proc.LogPath, 10)
 	}
 	return rep.render(), err
 }
@@ -382,11 +382,11 @@ func runRounds(ctx context.Context, cfg config, targets []*target, idle []int, r
 // ensureUp restarts a broker whose process has ended (the report's notes
 // say so).
 func ensureUp(ctx context.Context, t *target, rep *report) error {
-	if !t.proc.exited() {
+	if !t.proc.Exited() {
 		return nil
 	}
 	rep.crashes[t.name]++
-	logf("%s has exited (%v); log tail:\n%s\nrestarting it", t.name, t.proc.waitErr, t.proc.logTail(1000))
+	logf("%s has exited (%v); log tail:\n%s\nrestarting it", t.name, t.proc.WaitErr(), t.proc.LogTail(1000))
 	if err := t.restart(ctx); err != nil {
 		return fmt.Errorf("restart %s: %w", t.name, err)
 	}

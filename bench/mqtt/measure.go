@@ -515,7 +515,7 @@ func runIdle(ctx context.Context, t *target, n int, settle time.Duration) (idleR
 		return res, fmt.Errorf("restart %s: %w", t.name, err)
 	}
 	var err error
-	if res.before, _, err = t.proc.settledRSS(ctx, settle); err != nil {
+	if res.before, _, err = settledRSS(t.proc, ctx, settle); err != nil {
 		return res, err
 	}
 	tag := runTag.Add(1)
@@ -570,7 +570,7 @@ func runIdle(ctx context.Context, t *target, n int, settle time.Duration) (idleR
 		res.err = firstErr.Error()
 		return res, firstErr
 	}
-	if res.after, _, err = t.proc.settledRSS(ctx, settle); err != nil {
+	if res.after, _, err = settledRSS(t.proc, ctx, settle); err != nil {
 		return res, err
 	}
 	// Are they still served? A PINGREQ on a sample of 100.

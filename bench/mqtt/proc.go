@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/iotdm/iotdm/bench/internal/child"
 	"net"
 	"os"
 	"os/exec"
@@ -16,88 +17,10 @@ import (
 	"time"
 )
 
-// proc is a child broker process, started in its own process group (and,
-// on Linux, killed by the kernel should this process die without cleaning
-// up), so that it and anything it forks can be stopped together.
-type proc struct {
-	name    string
-	cmd     *exec.Cmd
-	logPath string
-	done    chan struct{} // closed when the process has exited
-	waitErr error         // valid once done is closed
-}
-
-// startProc starts bin with args and extra environment, its output appended
-// to logPath.
-func startProc(name, logPath string, env []string, bin string, args ...string) (*proc, error) {
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.Env = append(os.Environ(), env...)
-	cmd.SysProcAttr = childAttr()
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return nil, fmt.Errorf("start %s (%s): %w", name, bin, err)
-	}
-	p := &proc{name: name, cmd: cmd, logPath: logPath, done: make(chan struct{})}
-	go func() {
-		p.waitErr = cmd.Wait()
-		logf.Close()
-		close(p.done)
-	}()
-	return p, nil
-}
-
-func (p *proc) pid() int { return p.cmd.Process.Pid }
-
-// exited reports whether the process has ended.
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// stop ends the process group: SIGTERM, then SIGKILL after grace.
-func (p *proc) stop(grace time.Duration) {
-	if p == nil || p.cmd == nil || p.cmd.Process == nil {
-		return
-	}
-	pgid := p.cmd.Process.Pid
-	if !p.exited() {
-		_ = syscall.Kill(-pgid, syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(grace):
-			_ = syscall.Kill(-pgid, syscall.SIGKILL)
-			<-p.done
-		}
-	}
-	// Whatever the leader left behind in its group goes too.
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
-}
-
-// logTail returns the last n bytes of the process's output.
-func (p *proc) logTail(n int) string {
-	b, err := os.ReadFile(p.logPath)
-	if err != nil {
-		return fmt.Sprintf("(no log: %v)", err)
-	}
-	if len(b) > n {
-		b = b[len(b)-n:]
-	}
-	return strings.TrimSpace(string(b))
-}
-
 // status reads the fields of /proc/PID/status that are sizes in kB, in
 // bytes (VmRSS, VmHWM, ...).
-func (p *proc) status() (map[string]int64, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.pid()))
+func procStatus(p *child.Process) (map[string]int64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.Pid()))
 	if err != nil {
 		return nil, err
 	}
@@ -115,8 +38,8 @@ func (p *proc) status() (map[string]int64, error) {
 }
 
 // rss is the process's VmRSS in bytes.
-func (p *proc) rss() (int64, error) {
-	st, err := p.status()
+func procRSS(p *child.Process) (int64, error) {
+	st, err := procStatus(p)
 	if err != nil {
 		return 0, err
 	}
@@ -129,10 +52,10 @@ func (p *proc) rss() (int64, error) {
 
 // settledRSS samples VmRSS every 250 ms for d and returns the last sample
 // and the smallest.
-func (p *proc) settledRSS(ctx context.Context, d time.Duration) (last, lowest int64, err error) {
+func settledRSS(p *child.Process, ctx context.Context, d time.Duration) (last, lowest int64, err error) {
 	end := time.Now().Add(d)
 	for {
-		r, err := p.rss()
+		r, err := procRSS(p)
 		if err != nil {
 			return 0, 0, err
 		}
@@ -153,8 +76,8 @@ func (p *proc) settledRSS(ctx context.Context, d time.Duration) (last, lowest in
 
 // openFilesLimit is the soft "Max open files" of the process, from
 // /proc/PID/limits (0 when unknown).
-func (p *proc) openFilesLimit() int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", p.pid()))
+func openFilesLimit(p *child.Process) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", p.Pid()))
 	if err != nil {
 		return 0
 	}
@@ -195,23 +118,13 @@ func raiseOpenFiles(want uint64) (soft, hard uint64, err error) {
 	return lim.Cur, lim.Max, nil
 }
 
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // waitTCP waits until addr accepts TCP connections, the process exits, ctx
 // ends or timeout passes.
-func waitTCP(ctx context.Context, p *proc, addr string, timeout time.Duration) error {
+func waitTCP(ctx context.Context, p *child.Process, addr string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
-		if p.exited() {
-			return fmt.Errorf("%s exited during start (%v); log tail:\n%s", p.name, p.waitErr, p.logTail(2000))
+		if p.Exited() {
+			return fmt.Errorf("%s exited during start (%v); log tail:\n%s", p.Name, p.WaitErr(), p.LogTail(2000))
 		}
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
@@ -219,7 +132,7 @@ func waitTCP(ctx context.Context, p *proc, addr string, timeout time.Duration) e
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s does not accept connections on %s after %v: %v; log tail:\n%s", p.name, addr, timeout, err, p.logTail(2000))
+			return fmt.Errorf("%s does not accept connections on %s after %v: %v; log tail:\n%s", p.Name, addr, timeout, err, p.LogTail(2000))
 		}
 		select {
 		case <-ctx.Done():

@@ -117,8 +117,8 @@ func measureOne(ctx context.Context, cfg config, t *target, kind load.Kind, opNa
 	if opName == load.OpCreateThing {
 		t.created += res.OK
 	}
-	if t.proc.exited() {
-		return nil, fmt.Errorf("%s exited during %s (%v); log tail:\n%s", t.name, opName, t.proc.waitErr, t.proc.logTail(2000))
+	if t.proc.Exited() {
+		return nil, fmt.Errorf("%s exited during %s (%v); log tail:\n%s", t.name, opName, t.proc.WaitErr(), t.proc.LogTail(2000))
 	}
 	return res, nil
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/iotdm/iotdm/bench/internal/child"
 	"github.com/iotdm/iotdm/bench/load"
 )
 
@@ -23,7 +24,7 @@ const (
 type target struct {
 	name    string
 	base    string // http://127.0.0.1:PORT
-	proc    *proc
+	proc    *child.Process
 	raw     *load.RawClient           // the setup phase's client; also clients[raw]
 	clients map[load.Kind]load.Client // one per -client kind
 	things  int                       // things its setup phase registers
@@ -32,11 +33,11 @@ type target struct {
 }
 
 // fleet owns the child processes; stopAll ends every one of them.
-type fleet struct{ procs []*proc }
+type fleet struct{ procs []*child.Process }
 
 func (f *fleet) stopAll() {
 	for _, p := range f.procs {
-		p.stop(3 * time.Second)
+		p.Stop(3 * time.Second)
 	}
 }
 
@@ -70,7 +71,7 @@ func buildBinaries(ctx context.Context, cfg config, root, dir string) (map[strin
 // startTarget starts the named server on a free loopback port and waits
 // until it is ready.
 func startTarget(ctx context.Context, cfg config, f *fleet, bins map[string]string, dir, name string) (*target, error) {
-	port, err := freePort()
+	port, err := child.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +81,7 @@ func startTarget(ctx context.Context, cfg config, f *fleet, bins map[string]stri
 	var readyPath string
 	switch name {
 	case srvCeiling:
-		t.proc, err = startProc(name, logPath, nil, bins[name], "-addr", addr)
+		t.proc, err = child.Start(name, logPath, nil, bins[name], "-addr", addr)
 		readyPath = "/healthz"
 	case srvIotdm:
 		data := filepath.Join(dir, "iotdm-data")
@@ -88,14 +89,14 @@ func startTarget(ctx context.Context, cfg config, f *fleet, bins map[string]stri
 			return nil, fmt.Errorf("iotdm data dir: %w", err)
 		}
 		env := []string{"IOTDM_ACCESS_KEY_ID=" + cfg.accessKey, "IOTDM_SECRET_ACCESS_KEY=" + cfg.secretKey}
-		t.proc, err = startProc(name, logPath, env, bins[name], "serve", "--data-dir", data, "--http-addr", addr)
+		t.proc, err = child.Start(name, logPath, env, bins[name], "serve", "--data-dir", data, "--http-addr", addr, "--mqtt-addr", "127.0.0.1:0")
 		readyPath = "/healthz"
 	case srvMoto:
 		bin, lerr := exec.LookPath(cfg.motoBin)
 		if lerr != nil {
 			return nil, fmt.Errorf("server moto: %w", lerr)
 		}
-		t.proc, err = startProc(name, logPath, nil, bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+		t.proc, err = child.Start(name, logPath, nil, bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
 		readyPath = "/moto-api/data.json"
 		t.things = cfg.motoThings
 	default:

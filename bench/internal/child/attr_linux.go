@@ -1,9 +1,9 @@
-package main
+package child
 
 import "syscall"
 
-// childAttr puts a child in its own process group and has the kernel kill it
+// attr puts a child in its own process group and has the kernel kill it
 // should this process die without cleaning up (e.g. SIGKILL).
-func childAttr() *syscall.SysProcAttr {
+func attr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 }

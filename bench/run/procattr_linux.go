@@ -1,9 +1,0 @@
-package main
-
-import "syscall"
-
-// childAttr puts a child in its own process group and has the kernel kill it
-// should this process die without cleaning up (e.g. SIGKILL).
-func childAttr() *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-}
