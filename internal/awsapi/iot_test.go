@@ -207,21 +207,31 @@ func (f *fakeRegistry) DescribeEndpoint(ctx context.Context, in *iotdm.DescribeE
 var _ iotdm.Registry = (*fakeRegistry)(nil)
 
 func TestIoTRoutesCoverRegistry(t *testing.T) {
-	routes := map[string]bool{}
-	for _, r := range iotRoutes(&fakeRegistry{}) {
-		if routes[r.Name] {
+	checkRoutesCover(t, iotRoutes(&fakeRegistry{}), reflect.TypeFor[iotdm.Registry]())
+}
+
+// checkRoutesCover fails unless routes has exactly one route per method of
+// the service interfaces.
+func checkRoutesCover(t *testing.T, routes []Route, services ...reflect.Type) {
+	t.Helper()
+	names := map[string]bool{}
+	for _, r := range routes {
+		if names[r.Name] {
 			t.Errorf("route %s listed twice", r.Name)
 		}
-		routes[r.Name] = true
+		names[r.Name] = true
 	}
-	reg := reflect.TypeFor[iotdm.Registry]()
-	for i := range reg.NumMethod() {
-		if name := reg.Method(i).Name; !routes[name] {
-			t.Errorf("Registry.%s has no route", name)
+	n := 0
+	for _, svc := range services {
+		n += svc.NumMethod()
+		for i := range svc.NumMethod() {
+			if name := svc.Method(i).Name; !names[name] {
+				t.Errorf("%s.%s has no route", svc.Name(), name)
+			}
 		}
 	}
-	if len(routes) != reg.NumMethod() {
-		t.Errorf("%d routes for %d Registry methods", len(routes), reg.NumMethod())
+	if len(names) != n {
+		t.Errorf("%d routes for %d methods of %d services", len(names), n, len(services))
 	}
 }
 

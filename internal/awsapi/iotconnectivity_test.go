@@ -53,25 +53,7 @@ func (f fakeConnectivity) DescribeEventConfigurations(ctx context.Context, in *i
 
 func TestConnectivityRoutesCoverServices(t *testing.T) {
 	c := fakeConnectivity{&fakeRegistry{}}
-	routes := map[string]bool{}
-	for _, r := range ConnectivityRoutes(c, c) {
-		if routes[r.Name] {
-			t.Errorf("route %s listed twice", r.Name)
-		}
-		routes[r.Name] = true
-	}
-	n := 0
-	for _, iface := range []reflect.Type{reflect.TypeFor[iotdm.Connectivity](), reflect.TypeFor[iotdm.EventConfigurations]()} {
-		n += iface.NumMethod()
-		for i := range iface.NumMethod() {
-			if name := iface.Method(i).Name; !routes[name] {
-				t.Errorf("%s.%s has no route", iface.Name(), name)
-			}
-		}
-	}
-	if len(routes) != n {
-		t.Errorf("%d connectivity routes for %d methods", len(routes), n)
-	}
+	checkRoutesCover(t, ConnectivityRoutes(c, c), reflect.TypeFor[iotdm.Connectivity](), reflect.TypeFor[iotdm.EventConfigurations]())
 }
 
 func TestIoTWithSDKBindsConnectivityRequests(t *testing.T) {

@@ -80,32 +80,11 @@ func allIoTDataRoutes() []Route {
 }
 
 func TestMessagingRoutesCoverService(t *testing.T) {
-	routes := map[string]bool{}
-	for _, r := range MessagingRoutes(&fakeMessaging{}) {
-		routes[r.Name] = true
-	}
-	svc := reflect.TypeFor[iotdm.Messaging]()
-	for i := range svc.NumMethod() {
-		if name := svc.Method(i).Name; !routes[name] {
-			t.Errorf("Messaging.%s has no route", name)
-		}
-	}
+	checkRoutesCover(t, MessagingRoutes(&fakeMessaging{}), reflect.TypeFor[iotdm.Messaging]())
 }
 
 func TestIoTDataRoutesCoverShadows(t *testing.T) {
-	routes := map[string]bool{}
-	for _, r := range iotDataRoutes(&fakeShadows{}) {
-		routes[r.Name] = true
-	}
-	svc := reflect.TypeFor[iotdm.Shadows]()
-	for i := range svc.NumMethod() {
-		if name := svc.Method(i).Name; !routes[name] {
-			t.Errorf("Shadows.%s has no route", name)
-		}
-	}
-	if len(routes) != svc.NumMethod() {
-		t.Errorf("%d routes for %d Shadows methods", len(routes), svc.NumMethod())
-	}
+	checkRoutesCover(t, iotDataRoutes(&fakeShadows{}), reflect.TypeFor[iotdm.Shadows]())
 }
 
 // TestIoTDataRoutesMatchModel checks every route against the botocore

@@ -81,25 +81,10 @@ func allIoTRoutes() []Route {
 }
 
 func TestIndexingRoutesCoverServices(t *testing.T) {
-	routes := map[string]bool{}
-	for _, r := range allIoTRoutes() {
-		if routes[r.Name] {
-			t.Errorf("route %s listed twice", r.Name)
-		}
-		routes[r.Name] = true
-	}
-	for _, iface := range []reflect.Type{reflect.TypeFor[iotdm.Indexing](), reflect.TypeFor[iotdm.DynamicGroups](), reflect.TypeFor[iotdm.Search]()} {
-		for i := range iface.NumMethod() {
-			if name := iface.Method(i).Name; !routes[name] {
-				t.Errorf("%s.%s has no route", iface.Name(), name)
-			}
-		}
-	}
-	if got, want := len(IndexingRoutes(fakeIndexing{}, fakeIndexing{})),
-		reflect.TypeFor[iotdm.Indexing]().NumMethod()+reflect.TypeFor[iotdm.DynamicGroups]().NumMethod(); got != want {
-		t.Errorf("%d indexing routes for %d methods", got, want)
-	}
-	if got, want := len(SearchRoutes(fakeSearch{})), reflect.TypeFor[iotdm.Search]().NumMethod(); got != want {
-		t.Errorf("%d search routes for %d methods", got, want)
-	}
+	checkRoutesCover(t, IndexingRoutes(fakeIndexing{}, fakeIndexing{}), reflect.TypeFor[iotdm.Indexing](), reflect.TypeFor[iotdm.DynamicGroups]())
+	checkRoutesCover(t, SearchRoutes(fakeSearch{}), reflect.TypeFor[iotdm.Search]())
+	// Every route of the iot endpoint belongs to exactly one service method.
+	checkRoutesCover(t, allIoTRoutes(), reflect.TypeFor[iotdm.Registry](), reflect.TypeFor[iotdm.Indexing](),
+		reflect.TypeFor[iotdm.DynamicGroups](), reflect.TypeFor[iotdm.Search](), reflect.TypeFor[iotdm.Certificates](),
+		reflect.TypeFor[iotdm.Policies](), reflect.TypeFor[iotdm.Connectivity](), reflect.TypeFor[iotdm.EventConfigurations]())
 }

@@ -284,25 +284,7 @@ func (f fakeSecurity) TestAuthorization(ctx context.Context, in *iotdm.TestAutho
 
 func TestSecurityRoutesCoverServices(t *testing.T) {
 	sec := fakeSecurity{&fakeRegistry{}}
-	routes := map[string]bool{}
-	for _, r := range SecurityRoutes(sec, sec) {
-		if routes[r.Name] {
-			t.Errorf("route %s listed twice", r.Name)
-		}
-		routes[r.Name] = true
-	}
-	n := 0
-	for _, iface := range []reflect.Type{reflect.TypeFor[iotdm.Certificates](), reflect.TypeFor[iotdm.Policies]()} {
-		n += iface.NumMethod()
-		for i := range iface.NumMethod() {
-			if name := iface.Method(i).Name; !routes[name] {
-				t.Errorf("%s.%s has no route", iface.Name(), name)
-			}
-		}
-	}
-	if len(routes) != n {
-		t.Errorf("%d security routes for %d methods", len(routes), n)
-	}
+	checkRoutesCover(t, SecurityRoutes(sec, sec), reflect.TypeFor[iotdm.Certificates](), reflect.TypeFor[iotdm.Policies]())
 }
 
 func TestIoTWithSDKBindsSecurityRequests(t *testing.T) {
