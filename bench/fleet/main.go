@@ -10,11 +10,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/iotdm/iotdm/bench/internal/host"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 )
@@ -79,7 +78,7 @@ func run(ctx context.Context, cfg config) (string, error) {
 	} else {
 		defer os.RemoveAll(tmp)
 	}
-	rep := &report{cfg: cfg, loadBefore: loadAvg(), started: time.Now()}
+	rep := &report{cfg: cfg, loadBefore: host.LoadAverage(), started: time.Now()}
 
 	logf("building cmd/iotdm")
 	bin, err := buildServer(ctx, tmp)
@@ -195,7 +194,7 @@ func run(ctx context.Context, cfg config) (string, error) {
 		rep.rssAfter, rep.rssPeak = r, h
 	}
 	rep.warnings = srv.logWarnings(10)
-	rep.loadAfter = loadAvg()
+	rep.loadAfter = host.LoadAverage()
 	return rep.render(), nil
 }
 
@@ -217,28 +216,4 @@ func keys(m map[string]bool) []string {
 		out = append(out, k)
 	}
 	return out
-}
-
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
-}
-
-func revision() string {
-	out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
-	if err != nil {
-		return "?"
-	}
-	rev := strings.TrimSpace(string(out))
-	if st, err := exec.Command("git", "status", "--porcelain").Output(); err == nil && len(st) > 0 {
-		rev += " (dirty)"
-	}
-	return rev
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"github.com/iotdm/iotdm/bench/internal/host"
 	"runtime"
 	"strings"
 	"time"
@@ -56,7 +58,7 @@ func (r *report) render() string {
 	n := r.cfg.things
 	p("## Fleet indexing benchmark (bench/fleet)\n\n")
 	p("- Command: `go run ./bench/fleet -things %d -groups %d -reps %d -duration %v`\n", n, r.cfg.groups, r.cfg.reps, r.cfg.duration)
-	p("- Date: %s. Revision: %s. %d cores, %s, %s.\n", r.started.Format("2006-01-02 15:04"), revision(), runtime.NumCPU(), runtime.Version(), runtime.GOOS+"/"+runtime.GOARCH)
+	p("- Date: %s. Revision: %s. %d cores, %s, %s.\n", r.started.Format("2006-01-02 15:04"), host.Revision(context.Background(), ""), runtime.NumCPU(), runtime.Version(), runtime.GOOS+"/"+runtime.GOARCH)
 	p("- load average (1, 5, 15 min): %s at the start, %s at the end\n", r.loadBefore, r.loadAfter)
 	p("- Fleet: %d things (4 thing types, 5 attributes each, a classic shadow with reported temperature and battery), "+
 		"%d static groups with 2 memberships per thing, %d dynamic groups (their memberships are derived by the server's fleet index at start, not stored)\n\n",

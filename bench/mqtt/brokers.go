@@ -27,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 
 	"github.com/iotdm/iotdm/bench/internal/child"
+	"github.com/iotdm/iotdm/bench/internal/host"
 	"github.com/iotdm/iotdm/internal/pki"
 )
 
@@ -137,7 +138,7 @@ type iotdmState struct {
 func startIotdm(ctx context.Context, root, dir string, certs int, keys []deviceKey) (*target, error) {
 	bin := filepath.Join(dir, "iotdm")
 	logf("building ./cmd/iotdm")
-	if err := goBuild(ctx, root, "./cmd/iotdm", bin); err != nil {
+	if err := host.GoBuild(ctx, root, "./cmd/iotdm", bin); err != nil {
 		return nil, err
 	}
 	dataDir := filepath.Join(dir, "iotdm-data")

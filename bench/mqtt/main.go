@@ -14,6 +14,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/iotdm/iotdm/bench/internal/host"
 	"os"
 	"os/signal"
 	"slices"
@@ -149,7 +150,7 @@ func logf(format string, args ...any) {
 const fdReserve = 500
 
 func run(ctx context.Context, cfg config) (string, error) {
-	root, err := moduleRoot(ctx)
+	root, err := host.ModuleRoot(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -254,7 +255,7 @@ func run(ctx context.Context, cfg config) (string, error) {
 	}
 
 	err = runRounds(ctx, cfg, targets, idle, rep)
-	rep.loadAfter = loadAvg()
+	rep.loadAfter = host.LoadAverage()
 	for _, t := range targets {
 		rep.logs[t.name] = logProblems(t.proc.LogPath, 10)
 	}

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"github.com/iotdm/iotdm/bench/internal/host"
 	"runtime"
 	"slices"
 	"strings"
@@ -31,7 +33,7 @@ type report struct {
 }
 
 func newReport(cfg config, root string) *report {
-	return &report{cfg: cfg, root: root, started: time.Now(), loadBefore: loadAvg(),
+	return &report{cfg: cfg, root: root, started: time.Now(), loadBefore: host.LoadAverage(),
 		about: map[string]string{}, logs: map[string]string{},
 		flows: map[string]map[string][]flowResult{}, latency: map[string]map[string][]latResult{},
 		handshake: map[string][]hsResult{}, idle: map[int]map[string][]idleResult{}, crashes: map[string]int{}}
@@ -176,8 +178,8 @@ func (r *report) render() string {
 	}
 	p("## MQTT broker benchmark (bench/mqtt)\n\n")
 	p("- Command: `%s`\n", cmd)
-	p("- Date: %s. Revision: %s. %d cores (%s), %.0f GiB, %s %s/%s.\n", r.started.Format("2006-01-02 15:04"), revision(r.root),
-		runtime.NumCPU(), cpuModel(), float64(memTotal())/(1<<30), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	p("- Date: %s. Revision: %s. %d cores (%s), %.0f GiB, %s %s/%s.\n", r.started.Format("2006-01-02 15:04"), host.Revision(context.Background(), r.root),
+		runtime.NumCPU(), host.CPUModel(), float64(host.MemTotal())/(1<<30), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	p("- Load average (1, 5, 15 min): %s at the start, %s at the end. Open-files limit of the bench: %s.\n", r.loadBefore, r.loadAfter, r.nofile)
 	p("- %d round(s), brokers alternating within each scenario (order reversed every other round); %v measured after %v warm-up per run; "+
 		"%d-byte payloads; %d device certificates per broker (ECDSA P-256), used round-robin; one minimal MQTT 3.1.1 client (bench/mqtt/mqtt.go) for both brokers.\n",

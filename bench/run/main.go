@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/iotdm/iotdm/bench/internal/host"
 	"github.com/iotdm/iotdm/bench/load"
 )
 
@@ -129,7 +130,7 @@ func main() {
 // Every child process is stopped before it returns.
 func run(ctx context.Context, cfg config) (failed bool, err error) {
 	started := time.Now()
-	root, err := moduleRoot(ctx)
+	root, err := host.ModuleRoot(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -158,7 +159,7 @@ func run(ctx context.Context, cfg config) (failed bool, err error) {
 		fmt.Fprintf(os.Stderr, "%s ready at %s\n", name, t.base)
 		targets = append(targets, t)
 	}
-	loadBefore := loadAverage()
+	loadBefore := host.LoadAverage()
 	if err := setupAll(ctx, cfg, targets); err != nil {
 		return false, err
 	}
@@ -167,8 +168,8 @@ func run(ctx context.Context, cfg config) (failed bool, err error) {
 		return false, err
 	}
 	md := report(runInfo{
-		started: started, revision: gitRevision(ctx, root), cpu: cpuModel(),
-		load: [2]string{loadBefore, loadAverage()}, cfg: cfg, targets: targets,
+		started: started, revision: host.Revision(ctx, root), cpu: host.CPUModel(),
+		load: [2]string{loadBefore, host.LoadAverage()}, cfg: cfg, targets: targets,
 	}, m)
 	fmt.Print(md)
 	if cfg.out != "" {

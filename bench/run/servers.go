@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/iotdm/iotdm/bench/internal/child"
+	"github.com/iotdm/iotdm/bench/internal/host"
 	"github.com/iotdm/iotdm/bench/load"
 )
 
@@ -60,7 +61,7 @@ func buildBinaries(ctx context.Context, cfg config, root, dir string) (map[strin
 		}
 		out := filepath.Join(dir, name)
 		fmt.Fprintf(os.Stderr, "building %s ...\n", pkg)
-		if err := goBuild(ctx, root, pkg, out); err != nil {
+		if err := host.GoBuild(ctx, root, pkg, out); err != nil {
 			return nil, err
 		}
 		bins[name] = out
