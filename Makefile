@@ -34,6 +34,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzShadowTopic -fuzztime 20s ./internal/control/
 	$(GO) test -run '^$$' -fuzz FuzzMessagingPublish -fuzztime 20s ./internal/control/
 	$(GO) test -run '^$$' -fuzz FuzzCompactDoc -fuzztime 20s ./internal/fleetindex/
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 20s ./internal/stack/template/
 
 # Side-by-side load test: iotdm, moto and a trivial ceiling server.
 bench:

@@ -267,4 +267,7 @@ run_script e2e-security.sh env IOTDM_BIN="$bin" bash "$root/scripts/e2e-security
 # Devices on the wire with the mosquitto clients.
 run_script e2e-mqtt.sh env IOTDM_BIN="$bin" bash "$root/scripts/e2e-mqtt.sh"
 
+# Stacks: iotdm up with the seed stack, its workflow, deploy, destroy, the CDK app.
+run_script e2e-stack.sh bash "$root/scripts/e2e-stack.sh"
+
 finish e2e-cli

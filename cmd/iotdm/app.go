@@ -19,11 +19,15 @@ const (
 // app is the process seen by the commands: arguments aside, everything they
 // read from or write to the outside, so tests can run them in-process.
 type app struct {
-	env      map[string]string
-	stdout   io.Writer
-	stderr   io.Writer
-	readFile func(name string) ([]byte, error)
-	version  string
+	env   map[string]string
+	stdin io.Reader
+	// interactive is true when stdin is a terminal a question can be
+	// asked on.
+	interactive bool
+	stdout      io.Writer
+	stderr      io.Writer
+	readFile    func(name string) ([]byte, error)
+	version     string
 	// newLogger builds the logger of serve; main chooses the handler.
 	newLogger func(w io.Writer, level slog.Level) *slog.Logger
 }
@@ -36,7 +40,9 @@ func (a *app) run(ctx context.Context, args []string) int {
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
-	case "serve", "env":
+	case "stack":
+		return a.runStack(ctx, rest)
+	case "serve", "env", "up":
 		cfg, err := loadConfig(rest, a.env, a.readFile)
 		if errors.Is(err, errHelp) {
 			fmt.Fprint(a.stdout, commandUsage(cmd))
@@ -46,9 +52,13 @@ func (a *app) run(ctx context.Context, args []string) int {
 			fmt.Fprintf(a.stderr, "iotdm %s: %v\nRun 'iotdm help %s' for usage.\n", cmd, err, cmd)
 			return exitUsage
 		}
-		if cmd == "env" {
+		switch cmd {
+		case "env":
 			err = runEnv(cfg, a.env, a.stdout, a.stderr)
-		} else {
+		case "up":
+			logger := a.newLogger(a.stderr, cfg.LogLevel)
+			err = runUp(ctx, cfg, a.version, logger, a.stdout, a.stderr)
+		default:
 			logger := a.newLogger(a.stderr, cfg.LogLevel)
 			err = runServe(ctx, cfg, a.version, logger, a.stderr)
 		}

@@ -61,6 +61,9 @@ type Config struct {
 	// ThingTypeDeleteWait is how long a thing type must have been deprecated
 	// before it can be deleted (AWS: 5 minutes; 0 means no wait).
 	ThingTypeDeleteWait time.Duration
+	// FleetMetricMinPeriod is the shortest fleet metric period accepted
+	// (AWS: 60 s); shorter periods are for development and tests.
+	FleetMetricMinPeriod time.Duration
 	// CAValidity is the validity of the built-in certificate authority
 	// created on first start; an existing CA keeps its own.
 	CAValidity time.Duration
@@ -117,6 +120,7 @@ const (
 
 	optThingTypeDeleteWait = "thing-type-delete-wait"
 	optCAValidity          = "ca-validity"
+	optFleetMetricMin      = "fleet-metric-min-period"
 	optStoreCacheMiB       = "store-cache-mib"
 	optMQTTWebSocketAddr   = "mqtt-ws-addr"
 	optMQTTPlainAddr       = "mqtt-plain-addr"
@@ -171,6 +175,9 @@ func options() []option {
 		{name: optThingTypeDeleteWait, arg: "DURATION", env: "IOTDM_THING_TYPE_DELETE_WAIT", def: defaultThingTypeDeleteWait,
 			usage: "how long a thing type must be deprecated before DeleteThingType accepts it (AWS: 5m; 0 for none)",
 			check: checkDuration, set: func(c *Config, v string) { c.ThingTypeDeleteWait, _ = time.ParseDuration(v) }},
+		{name: optFleetMetricMin, arg: "DURATION", env: "IOTDM_FLEET_METRIC_MIN_PERIOD", def: "60s",
+			usage: "shortest fleet metric period accepted (AWS: 60s; shorter ones for development and tests)",
+			check: checkPositiveDuration, set: func(c *Config, v string) { c.FleetMetricMinPeriod, _ = time.ParseDuration(v) }},
 		{name: optCAValidity, arg: "DURATION", env: "IOTDM_CA_VALIDITY", def: defaultCAValidity,
 			usage: "validity of the built-in certificate authority created on first start (DATA-DIR/ca.pem)",
 			check: checkPositiveDuration, set: func(c *Config, v string) { c.CAValidity, _ = time.ParseDuration(v) }},

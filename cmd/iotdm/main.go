@@ -23,6 +23,7 @@ import (
 	"syscall"
 
 	"github.com/google/uuid"
+	"golang.org/x/term"
 )
 
 func main() {
@@ -31,11 +32,13 @@ func main() {
 	// After the first signal, a second one ends the process at once.
 	context.AfterFunc(ctx, stop)
 	a := &app{
-		env:      environMap(os.Environ()),
-		stdout:   os.Stdout,
-		stderr:   os.Stderr,
-		readFile: readFileLimited,
-		version:  buildVersion(),
+		env:         environMap(os.Environ()),
+		stdin:       os.Stdin,
+		interactive: isTerminal(os.Stdin),
+		stdout:      os.Stdout,
+		stderr:      os.Stderr,
+		readFile:    readFileLimited,
+		version:     buildVersion(),
 		newLogger: func(w io.Writer, level slog.Level) *slog.Logger {
 			return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 		},
@@ -59,6 +62,10 @@ func readFileLimited(name string) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// isTerminal reports whether f is a terminal (not /dev/null, a pipe or a
+// file).
+func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
 // environMap turns os.Environ into a map.
 func environMap(environ []string) map[string]string {

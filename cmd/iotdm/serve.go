@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"time"
+
+	"github.com/iotdm/iotdm/stacks"
 )
 
 // shutdownTimeout bounds how long in-flight requests may take to finish
@@ -17,19 +19,56 @@ const shutdownTimeout = 15 * time.Second
 // shutdown. The one line for the user goes to stderr; everything else is
 // logged.
 func runServe(ctx context.Context, cfg Config, version string, logger *slog.Logger, stderr io.Writer) error {
+	return serve(ctx, cfg, version, logger, stderr, func(ctx context.Context, s *server) error {
+		fmt.Fprintf(stderr, "iotdm: AWS IoT endpoint %s is ready; to use it from a shell: eval \"$(iotdm env --data-dir %s)\"\n",
+			s.URL(), shellQuote(s.DataDir()))
+		return nil
+	})
+}
+
+// runUp is serve with the seed stack deployed: after the start it deploys
+// IoTDeviceManagementStack if it is absent or differs from the embedded
+// template, then prints where everything is.
+func runUp(ctx context.Context, cfg Config, version string, logger *slog.Logger, stdout, stderr io.Writer) error {
+	return serve(ctx, cfg, version, logger, stderr, func(ctx context.Context, s *server) error {
+		if err := s.deploySeed(ctx, stdout); err != nil {
+			return fmt.Errorf("deploy %s: %w", stacks.SeedName, err)
+		}
+		printUp(stdout, s)
+		return nil
+	})
+}
+
+// serve starts the server, runs ready, and serves until ctx ends; a
+// failing ready shuts the server down and is returned.
+func serve(ctx context.Context, cfg Config, version string, logger *slog.Logger, stderr io.Writer, ready func(context.Context, *server) error) error {
 	s := newServer(cfg, version, logger)
 	if err := s.Start(ctx); err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "iotdm: AWS IoT endpoint %s is ready; to use it from a shell: eval \"$(iotdm env --data-dir %s)\"\n",
-		s.URL(), shellQuote(s.DataDir()))
+	rctx, rcancel := context.WithCancel(ctx)
+	defer rcancel()
+	readyErr := make(chan error, 1)
+	go func() { readyErr <- ready(rctx, s) }()
 
 	var runErr error
-	select {
-	case <-ctx.Done():
-		logger.Info("shutting down", "cause", context.Cause(ctx))
-	case <-s.Done():
-		runErr = s.Err()
+	for running := true; running; {
+		select {
+		case <-ctx.Done():
+			logger.Info("shutting down", "cause", context.Cause(ctx))
+			running = false
+		case <-s.Done():
+			runErr, running = s.Err(), false
+		case err := <-readyErr:
+			readyErr = nil // a nil channel is never selected again
+			if err != nil {
+				runErr, running = err, false
+			}
+		}
+	}
+	if readyErr != nil {
+		rcancel()
+		<-readyErr
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()

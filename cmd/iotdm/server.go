@@ -58,6 +58,9 @@ type server struct {
 	// the store. The broker closes before the store.
 	broker *broker.Broker
 	mqtt   mqttRuntime
+	// services own background work (stack deployments) that must end
+	// before the store closes.
+	services *apiServices
 	// cancelRequests cancels the context of in-flight requests once graceful
 	// shutdown has given up on them.
 	cancelRequests context.CancelFunc
@@ -133,7 +136,7 @@ func (s *server) Start(ctx context.Context) (err error) {
 	}
 	mqttAddr := s.broker.Addr().String()
 
-	api := newAPIHandler(apiDeps{
+	api, services, err := newAPIHandler(ctx, apiDeps{
 		cfg:          s.cfg,
 		store:        s.store,
 		key:          s.key,
@@ -146,6 +149,10 @@ func (s *server) Start(ctx context.Context) (err error) {
 		connectivity: s.mqtt.connectivity,
 		bus:          messageBus{b: s.broker},
 	})
+	if err != nil {
+		return err
+	}
+	s.services = services
 	info := healthInfo{Version: s.version, Region: s.cfg.Region, AccountID: s.cfg.AccountID, HTTPAddr: httpAddr}
 	reqCtx, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancelRequests = cancelRequests
@@ -271,6 +278,7 @@ func (s *server) close(ctx context.Context) error {
 	} else if s.ln != nil {
 		keep(s.ln.Close())
 	}
+	keep(s.services.Close(ctx))
 	keep(s.stopBroker(ctx))
 	if s.feederDone != nil {
 		s.stopFeeder()

@@ -4,8 +4,10 @@ import (
 	"cmp"
 	"context"
 	"crypto/subtle"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/iotdm/iotdm"
 	"github.com/iotdm/iotdm/internal/awsapi"
@@ -13,6 +15,7 @@ import (
 	"github.com/iotdm/iotdm/internal/fleetindex"
 	"github.com/iotdm/iotdm/internal/pki"
 	"github.com/iotdm/iotdm/internal/sqlite"
+	"github.com/iotdm/iotdm/internal/stack"
 )
 
 // openStore opens the SQLite store at path.
@@ -43,9 +46,23 @@ type apiDeps struct {
 	bus          control.MessageBus // the broker, for iot-data Publish and retained messages
 }
 
+// apiServices are the services behind the API edge that own background
+// work and must be closed before the store.
+type apiServices struct {
+	stacks *stack.Service
+}
+
+// Close waits for (or, when ctx ends, cancels) stack operations in flight.
+func (s *apiServices) Close(ctx context.Context) error {
+	if s == nil || s.stacks == nil {
+		return nil
+	}
+	return s.stacks.Close(ctx)
+}
+
 // newAPIHandler builds the services over the store and the SigV4 edge in
 // front of them, routed by signing name.
-func newAPIHandler(d apiDeps) http.Handler {
+func newAPIHandler(ctx context.Context, d apiDeps) (http.Handler, *apiServices, error) {
 	registry := control.NewRegistry(d.store, control.RegistryOptions{
 		Region:       d.cfg.Region,
 		AccountID:    d.cfg.AccountID,
@@ -64,15 +81,32 @@ func newAPIHandler(d apiDeps) http.Handler {
 	search := control.NewSearch(d.store, d.feeder, control.SearchOptions{Logger: d.logger})
 	certs := control.NewCertificates(d.store, d.ca, control.CertificatesOptions{Region: d.cfg.Region, AccountID: d.cfg.AccountID, Logger: d.logger})
 	pols := control.NewPolicies(d.store, control.PoliciesOptions{Region: d.cfg.Region, AccountID: d.cfg.AccountID, Logger: d.logger})
+	fleetMetrics := control.NewFleetMetrics(d.store, control.FleetMetricsOptions{Region: d.cfg.Region, AccountID: d.cfg.AccountID,
+		MinPeriod: d.cfg.FleetMetricMinPeriod, Logger: d.logger})
 	edge.Handle("iot", awsapi.NewIoT(registry, awsapi.IndexingRoutes(indexing, registry), awsapi.SearchRoutes(search),
-		awsapi.SecurityRoutes(certs, pols), awsapi.ConnectivityRoutes(d.connectivity, d.connectivity)))
+		awsapi.SecurityRoutes(certs, pols), awsapi.ConnectivityRoutes(d.connectivity, d.connectivity),
+		awsapi.FleetMetricsRoutes(fleetMetrics)))
+	logGroups := control.NewLogGroups(d.store, control.LogGroupsOptions{Region: d.cfg.Region, AccountID: d.cfg.AccountID, Logger: d.logger})
+	edge.Handle("logs", awsapi.NewLogs(logGroups))
+	alarms := control.NewAlarms(d.store, control.AlarmsOptions{Region: d.cfg.Region, AccountID: d.cfg.AccountID, Logger: d.logger})
+	dashboards := control.NewDashboards(d.store, control.DashboardsOptions{Region: d.cfg.Region, AccountID: d.cfg.AccountID, Logger: d.logger})
+
+	iot := &stack.IoT{Registry: registry, Dynamic: registry, Policies: pols, Certificates: certs, FleetMetrics: fleetMetrics,
+		ThingTypeDeleteRetry: d.cfg.ThingTypeDeleteWait + time.Minute}
+	mon := &stack.Monitoring{LogGroups: logGroups, Alarms: alarms, Dashboards: dashboards}
+	catalog := stack.NewCatalog(append(iot.Types(), mon.Types()...)...)
+	stacks, err := stack.NewService(ctx, d.store, catalog, stack.ServiceOptions{Region: d.cfg.Region, AccountID: d.cfg.AccountID, Logger: d.logger})
+	if err != nil {
+		return nil, nil, fmt.Errorf("stacks: %w", err)
+	}
+	edge.Handle("cloudformation", awsapi.NewCloudFormation(stacks))
 	// The SDK models sign iot-data requests as iotdata; the developer guide
 	// tells hand-written clients to sign as iotdevicegateway. Both reach the
 	// same shadows.
 	data := awsapi.NewIoTData(d.shadows, awsapi.MessagingRoutes(control.NewMessaging(d.bus, d.shadows, d.logger)))
 	edge.Handle("iotdata", data)
 	edge.Handle("iotdevicegateway", data)
-	return edge
+	return edge, &apiServices{stacks: stacks}, nil
 }
 
 // adminKeyLookup authenticates requests against the admin key only.

@@ -77,6 +77,7 @@ func allIoTRoutes() []Route {
 	routes = append(routes, SecurityRoutes(sec, sec)...)
 	conn := fakeConnectivity{&fakeRegistry{}}
 	routes = append(routes, ConnectivityRoutes(conn, conn)...)
+	routes = append(routes, FleetMetricsRoutes(fakeFleetMetrics{&fakeRegistry{}})...)
 	return append(routes, SearchRoutes(fakeSearch{})...)
 }
 
@@ -86,5 +87,6 @@ func TestIndexingRoutesCoverServices(t *testing.T) {
 	// Every route of the iot endpoint belongs to exactly one service method.
 	checkRoutesCover(t, allIoTRoutes(), reflect.TypeFor[iotdm.Registry](), reflect.TypeFor[iotdm.Indexing](),
 		reflect.TypeFor[iotdm.DynamicGroups](), reflect.TypeFor[iotdm.Search](), reflect.TypeFor[iotdm.Certificates](),
-		reflect.TypeFor[iotdm.Policies](), reflect.TypeFor[iotdm.Connectivity](), reflect.TypeFor[iotdm.EventConfigurations]())
+		reflect.TypeFor[iotdm.Policies](), reflect.TypeFor[iotdm.Connectivity](), reflect.TypeFor[iotdm.EventConfigurations](),
+		reflect.TypeFor[iotdm.FleetMetrics]())
 }
