@@ -35,6 +35,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzMessagingPublish -fuzztime 20s ./internal/control/
 	$(GO) test -run '^$$' -fuzz FuzzCompactDoc -fuzztime 20s ./internal/fleetindex/
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 20s ./internal/stack/template/
+	$(GO) test -run '^$$' -fuzz FuzzEvaluate -fuzztime 20s ./internal/alarm/
 
 # Side-by-side load test: iotdm, moto and a trivial ceiling server.
 bench:

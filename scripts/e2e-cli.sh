@@ -267,6 +267,12 @@ run_script e2e-security.sh env IOTDM_BIN="$bin" bash "$root/scripts/e2e-security
 # Devices on the wire with the mosquitto clients.
 run_script e2e-mqtt.sh env IOTDM_BIN="$bin" bash "$root/scripts/e2e-mqtt.sh"
 
+# Fleet monitoring: fleet metric, CloudWatch, alarms, AWS IoT logs.
+run_script e2e-monitoring.sh env IOTDM_BIN="$bin" bash "$root/scripts/e2e-monitoring.sh"
+
+# The web console in headless Chromium.
+run_script e2e-console.sh env IOTDM_BIN="$bin" bash "$root/scripts/e2e-console.sh"
+
 # Stacks: iotdm up with the seed stack, its workflow, deploy, destroy, the CDK app.
 run_script e2e-stack.sh bash "$root/scripts/e2e-stack.sh"
 

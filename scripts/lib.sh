@@ -75,7 +75,9 @@ start_server() {
 		bin="$work/iotdm"
 	fi
 	data="$work/data"
-	"$bin" serve --data-dir "$data" --http-addr 127.0.0.1:0 --mqtt-addr 127.0.0.1:0 2>"$work/server.log" &
+	# IOTDM_SERVE_ARGS adds flags (development intervals, for example).
+	# shellcheck disable=SC2086
+	"$bin" serve --data-dir "$data" --http-addr 127.0.0.1:0 --mqtt-addr 127.0.0.1:0 ${IOTDM_SERVE_ARGS:-} 2>"$work/server.log" &
 	server_pid=$!
 	for _ in $(seq 1 100); do
 		[ -s "$data/server.json" ] && break

@@ -64,6 +64,9 @@ type Config struct {
 	// FleetMetricMinPeriod is the shortest fleet metric period accepted
 	// (AWS: 60 s); shorter periods are for development and tests.
 	FleetMetricMinPeriod time.Duration
+	// AlarmEvaluationInterval is how often alarms are evaluated (AWS: every
+	// minute); shorter intervals are for development and tests.
+	AlarmEvaluationInterval time.Duration
 	// CAValidity is the validity of the built-in certificate authority
 	// created on first start; an existing CA keeps its own.
 	CAValidity time.Duration
@@ -121,6 +124,7 @@ const (
 	optThingTypeDeleteWait = "thing-type-delete-wait"
 	optCAValidity          = "ca-validity"
 	optFleetMetricMin      = "fleet-metric-min-period"
+	optAlarmInterval       = "alarm-evaluation-interval"
 	optStoreCacheMiB       = "store-cache-mib"
 	optMQTTWebSocketAddr   = "mqtt-ws-addr"
 	optMQTTPlainAddr       = "mqtt-plain-addr"
@@ -178,6 +182,9 @@ func options() []option {
 		{name: optFleetMetricMin, arg: "DURATION", env: "IOTDM_FLEET_METRIC_MIN_PERIOD", def: "60s",
 			usage: "shortest fleet metric period accepted (AWS: 60s; shorter ones for development and tests)",
 			check: checkPositiveDuration, set: func(c *Config, v string) { c.FleetMetricMinPeriod, _ = time.ParseDuration(v) }},
+		{name: optAlarmInterval, arg: "DURATION", env: "IOTDM_ALARM_EVALUATION_INTERVAL", def: "60s",
+			usage: "how often CloudWatch alarms are evaluated (AWS: 60s; shorter for development and tests)",
+			check: checkPositiveDuration, set: func(c *Config, v string) { c.AlarmEvaluationInterval, _ = time.ParseDuration(v) }},
 		{name: optCAValidity, arg: "DURATION", env: "IOTDM_CA_VALIDITY", def: defaultCAValidity,
 			usage: "validity of the built-in certificate authority created on first start (DATA-DIR/ca.pem)",
 			check: checkPositiveDuration, set: func(c *Config, v string) { c.CAValidity, _ = time.ParseDuration(v) }},

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"sync/atomic"
 )
 
@@ -34,13 +35,25 @@ func healthHandler(info healthInfo, ready *atomic.Bool) http.Handler {
 	})
 }
 
-// routes sends GET and HEAD /healthz to health and every other request,
-// untouched (no path cleaning, which would break SigV4), to api.
-func routes(health, api http.Handler) http.Handler {
+// routes sends GET and HEAD /healthz to health, GET and HEAD /metrics to
+// metrics (Prometheus; unauthenticated like /healthz, and no AWS operation
+// has either path) and every other request, untouched (no path cleaning,
+// which would break SigV4), to api.
+func routes(health, metrics, web, api http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/healthz" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-			health.ServeHTTP(w, r)
+		if web != nil && (r.URL.Path == "/console" || strings.HasPrefix(r.URL.Path, "/console/")) {
+			web.ServeHTTP(w, r)
 			return
+		}
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			switch r.URL.Path {
+			case "/healthz":
+				health.ServeHTTP(w, r)
+				return
+			case "/metrics":
+				metrics.ServeHTTP(w, r)
+				return
+			}
 		}
 		api.ServeHTTP(w, r)
 	})

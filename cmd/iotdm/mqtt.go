@@ -55,6 +55,7 @@ func (s *server) startBroker(ctx context.Context) error {
 		Region: s.cfg.Region, AccountID: s.cfg.AccountID, Logger: s.log,
 	})
 	conn := control.NewConnectivity(s.store, control.ConnectivityOptions{Logger: s.log})
+	iotLog := s.monitor.iotLog
 	b, err := broker.New(broker.Options{
 		Addr:          s.cfg.MQTTAddr,
 		TLS:           &tls.Config{Certificates: []tls.Certificate{cert}},
@@ -63,14 +64,19 @@ func (s *server) startBroker(ctx context.Context) error {
 		Access:        &mqttAccess{devices: devices, admin: s.key},
 		Logger:        s.log,
 		Limits:        brokerLimits(s.cfg),
+		Observer:      s.metrics,
 		// Lifecycle events and connectivity: queued, never blocking the
 		// broker.
+		// The AWS IoT logger (v2 logging) returns at once while logging is
+		// off.
 		OnConnect: func(e broker.ConnectEvent) {
 			conn.EnqueueConnected(control.ConnectInfo{SessionInfo: sessionInfo(e.Session), Time: e.Time})
+			iotLog.Connect(logClient(e.Session), "", "")
 		},
 		OnDisconnect: func(e broker.DisconnectEvent) {
 			conn.EnqueueDisconnected(control.DisconnectInfo{SessionInfo: sessionInfo(e.Session), Reason: string(e.Reason),
 				ClientInitiated: e.ClientInitiated, Time: e.Time})
+			iotLog.Disconnect(logClient(e.Session), string(e.Reason), "")
 		},
 		OnSubscribe: func(e broker.SubscriptionEvent) {
 			conn.EnqueueSubscribed(control.SubscriptionInfo{SessionInfo: sessionInfo(e.Session), Topics: e.Filters, Time: e.Time})
@@ -205,6 +211,11 @@ func brokerLimits(cfg Config) broker.Limits {
 func sessionInfo(s broker.Session) control.SessionInfo {
 	return control.SessionInfo{ClientID: s.ClientID, Principal: s.Principal, CertificateID: s.CertificateID,
 		SessionID: s.SessionID, IPAddress: s.IPAddress, VersionNumber: s.VersionNumber}
+}
+
+// logClient is the AWS IoT log view of a session.
+func logClient(s broker.Session) control.IoTLogClient {
+	return control.IoTLogClient{ClientID: s.ClientID, PrincipalID: s.CertificateID, SourceIP: s.IPAddress, Protocol: "MQTT"}
 }
 
 // messageBus is the iot-data messaging service's view of the broker.

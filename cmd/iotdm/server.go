@@ -19,6 +19,8 @@ import (
 	"github.com/iotdm/iotdm/internal/fleetindex"
 	"github.com/iotdm/iotdm/internal/pki"
 	"github.com/iotdm/iotdm/internal/pki/cafile"
+	"github.com/iotdm/iotdm/internal/sqlite"
+	"github.com/iotdm/iotdm/internal/telemetry"
 )
 
 // Files of the data directory the server owns.
@@ -41,8 +43,15 @@ type server struct {
 
 	dataDir string // absolute
 	lock    *os.File
+	// metrics are served at /metrics; the store, the fleet index, the
+	// broker and the API edge report to them.
+	metrics *telemetry.Metrics
 	key     AccessKey
 	store   iotdm.Store
+	db      *sqlite.DB // the store, for the metric and log event stores beside it
+	// monitor is fleet monitoring (monitoring.go); it stops after the broker
+	// and before the store.
+	monitor *monitoring
 	ca      *pki.CA // the built-in CA, kept in the data directory (ca.pem, ca.key)
 	// feeder keeps the fleet index and dynamic group memberships in step
 	// with the store; it runs in a goroutine the server owns, stopped by
@@ -76,7 +85,7 @@ type server struct {
 
 // newServer returns a server for cfg; nothing starts before Start.
 func newServer(cfg Config, version string, logger *slog.Logger) *server {
-	return &server{cfg: cfg, version: version, log: logger}
+	return &server{cfg: cfg, version: version, log: logger, metrics: telemetry.New()}
 }
 
 // Start opens the data directory and the store, builds the services, listens
@@ -115,9 +124,10 @@ func (s *server) Start(ctx context.Context) (err error) {
 	if err := ensureAWSConfig(dir); err != nil {
 		return err
 	}
-	if s.store, err = openStore(ctx, filepath.Join(dir, storeFileName), s.cfg.StoreCacheBytes, s.log.With("component", "store")); err != nil {
+	if s.db, err = openStore(ctx, filepath.Join(dir, storeFileName), s.cfg.StoreCacheBytes, s.metrics, s.log.With("component", "store")); err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
+	s.store = s.db
 	if err := s.startFeeder(ctx); err != nil {
 		return err
 	}
@@ -131,9 +141,13 @@ func (s *server) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("listen on %s: %w", s.cfg.HTTPAddr, err)
 	}
 	httpAddr := s.ln.Addr().String()
+	if err := s.openMonitoring(ctx); err != nil {
+		return err
+	}
 	if err := s.startBroker(ctx); err != nil {
 		return err
 	}
+	s.startMonitoring(ctx)
 	mqttAddr := s.broker.Addr().String()
 
 	api, services, err := newAPIHandler(ctx, apiDeps{
@@ -148,6 +162,8 @@ func (s *server) Start(ctx context.Context) (err error) {
 		shadows:      s.mqtt.shadows,
 		connectivity: s.mqtt.connectivity,
 		bus:          messageBus{b: s.broker},
+		metrics:      s.metrics,
+		monitor:      s.monitor,
 	})
 	if err != nil {
 		return err
@@ -157,12 +173,14 @@ func (s *server) Start(ctx context.Context) (err error) {
 	reqCtx, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancelRequests = cancelRequests
 	s.http = &http.Server{
-		Handler:           routes(healthHandler(info, &s.ready), api),
+		Handler:           routes(healthHandler(info, &s.ready), s.metrics.Handler(), services.console, api),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.With("component", "http").Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return reqCtx },
 	}
+	// Live console pages (server-sent events) end when shutdown begins.
+	s.http.RegisterOnShutdown(services.stopConsole)
 	s.serveDone = make(chan struct{})
 	go func() {
 		defer close(s.serveDone)
@@ -212,6 +230,7 @@ func (s *server) startFeeder(ctx context.Context) error {
 		// The build decoded every entity once: return its garbage to the
 		// system now rather than over the next minutes.
 		debug.FreeOSMemory()
+		s.metrics.SetIndexSource(fleetIndexSource(s.feeder, s.store))
 		return nil
 	case <-s.feederDone:
 		return fmt.Errorf("build fleet index: %w", s.feederErr)
@@ -280,6 +299,7 @@ func (s *server) close(ctx context.Context) error {
 	}
 	keep(s.services.Close(ctx))
 	keep(s.stopBroker(ctx))
+	keep(s.stopMonitoring(ctx))
 	if s.feederDone != nil {
 		s.stopFeeder()
 		<-s.feederDone

@@ -7,23 +7,27 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/iotdm/iotdm"
 	"github.com/iotdm/iotdm/internal/awsapi"
+	"github.com/iotdm/iotdm/internal/console"
 	"github.com/iotdm/iotdm/internal/control"
 	"github.com/iotdm/iotdm/internal/fleetindex"
 	"github.com/iotdm/iotdm/internal/pki"
 	"github.com/iotdm/iotdm/internal/sqlite"
 	"github.com/iotdm/iotdm/internal/stack"
+	"github.com/iotdm/iotdm/internal/telemetry"
 )
 
-// openStore opens the SQLite store at path.
-func openStore(ctx context.Context, path string, cacheBytes int64, logger *slog.Logger) (iotdm.Store, error) {
+// openStore opens the SQLite store at path, reporting its commits to
+// metrics.
+func openStore(ctx context.Context, path string, cacheBytes int64, metrics *telemetry.Metrics, logger *slog.Logger) (*sqlite.DB, error) {
 	if cacheBytes == 0 {
 		cacheBytes = -1 // sqlite: 0 is its default budget, negative no cache
 	}
-	db, err := sqlite.OpenOptions(ctx, path, sqlite.Options{Logger: logger, CacheBytes: cacheBytes})
+	db, err := sqlite.OpenOptions(ctx, path, sqlite.Options{Logger: logger, CacheBytes: cacheBytes, OnCommit: metrics.ObserveCommit})
 	if err != nil {
 		return nil, err
 	}
@@ -44,12 +48,18 @@ type apiDeps struct {
 	shadows      *control.Shadows
 	connectivity *control.Connectivity
 	bus          control.MessageBus // the broker, for iot-data Publish and retained messages
+	monitor      *monitoring        // metric and log event stores, alarm actions
+	metrics      *telemetry.Metrics // counts every request
 }
 
 // apiServices are the services behind the API edge that own background
 // work and must be closed before the store.
 type apiServices struct {
 	stacks *stack.Service
+	// console is the web console at /console/; stopConsole ends its live
+	// streams.
+	console     http.Handler
+	stopConsole func()
 }
 
 // Close waits for (or, when ctx ends, cancels) stack operations in flight.
@@ -74,8 +84,9 @@ func newAPIHandler(ctx context.Context, d apiDeps) (http.Handler, *apiServices, 
 		Logger:               d.logger, // the registry names its own component
 	})
 	edge := awsapi.New(awsapi.Config{
-		Keys:   adminKeyLookup(d.key),
-		Logger: d.logger.With("component", "awsapi"),
+		Keys:      adminKeyLookup(d.key),
+		Logger:    d.logger.With("component", "awsapi"),
+		OnRequest: d.metrics.ObserveRequest,
 	})
 	indexing := control.NewIndexing(d.store, control.IndexingOptions{Logger: d.logger})
 	search := control.NewSearch(d.store, d.feeder, control.SearchOptions{Logger: d.logger})
@@ -85,11 +96,19 @@ func newAPIHandler(ctx context.Context, d apiDeps) (http.Handler, *apiServices, 
 		MinPeriod: d.cfg.FleetMetricMinPeriod, Logger: d.logger})
 	edge.Handle("iot", awsapi.NewIoT(registry, awsapi.IndexingRoutes(indexing, registry), awsapi.SearchRoutes(search),
 		awsapi.SecurityRoutes(certs, pols), awsapi.ConnectivityRoutes(d.connectivity, d.connectivity),
-		awsapi.FleetMetricsRoutes(fleetMetrics)))
-	logGroups := control.NewLogGroups(d.store, control.LogGroupsOptions{Region: d.cfg.Region, AccountID: d.cfg.AccountID, Logger: d.logger})
-	edge.Handle("logs", awsapi.NewLogs(logGroups))
-	alarms := control.NewAlarms(d.store, control.AlarmsOptions{Region: d.cfg.Region, AccountID: d.cfg.AccountID, Logger: d.logger})
+		awsapi.FleetMetricsRoutes(fleetMetrics),
+		awsapi.LoggingRoutes(control.NewIoTLogging(d.store, control.IoTLoggingOptions{Logger: d.logger}))))
+	// CloudWatch Logs: log groups, their streams and events.
+	logGroups := d.monitor.logEvents.Groups(control.NewLogGroups(d.store, control.LogGroupsOptions{Region: d.cfg.Region,
+		AccountID: d.cfg.AccountID, Logger: d.logger}))
+	edge.Handle("logs", awsapi.NewLogsWithEvents(logGroups, d.monitor.logEvents))
+	// CloudWatch: metrics over the metric store, alarms with their history
+	// and actions, dashboards.
+	alarms := control.NewAlarmOps(control.NewAlarms(d.store, control.AlarmsOptions{Region: d.cfg.Region, AccountID: d.cfg.AccountID,
+		Logger: d.logger}), d.monitor.actions)
 	dashboards := control.NewDashboards(d.store, control.DashboardsOptions{Region: d.cfg.Region, AccountID: d.cfg.AccountID, Logger: d.logger})
+	cloudWatch := control.NewMetrics(d.monitor.metrics, control.MetricsOptions{Logger: d.logger})
+	edge.Handle("monitoring", awsapi.NewCloudWatch(cloudWatch, alarms, dashboards))
 
 	iot := &stack.IoT{Registry: registry, Dynamic: registry, Policies: pols, Certificates: certs, FleetMetrics: fleetMetrics,
 		ThingTypeDeleteRetry: d.cfg.ThingTypeDeleteWait + time.Minute}
@@ -106,7 +125,14 @@ func newAPIHandler(ctx context.Context, d apiDeps) (http.Handler, *apiServices, 
 	data := awsapi.NewIoTData(d.shadows, awsapi.MessagingRoutes(control.NewMessaging(d.bus, d.shadows, d.logger)))
 	edge.Handle("iotdata", data)
 	edge.Handle("iotdevicegateway", data)
-	return edge, &apiServices{stacks: stacks}, nil
+	stop := make(chan struct{})
+	web := console.New(console.Deps{
+		Keys: adminKeyLookup(d.key), Store: d.store, Registry: registry, Search: search, Indexing: indexing,
+		Shadows: d.shadows, Connectivity: d.connectivity, Certificates: certs, Policies: pols,
+		FleetMetrics: fleetMetrics, Alarms: alarms, Dashboards: dashboards, LogGroups: logGroups, Stacks: stacks,
+		Metrics: d.monitor.metrics, Logger: d.logger,
+	}, console.Options{Region: d.cfg.Region, AccountID: d.cfg.AccountID, Shutdown: stop})
+	return edge, &apiServices{stacks: stacks, console: web, stopConsole: sync.OnceFunc(func() { close(stop) })}, nil
 }
 
 // adminKeyLookup authenticates requests against the admin key only.

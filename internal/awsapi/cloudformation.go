@@ -142,6 +142,7 @@ func (c *CloudFormation) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.writeError(w, r, iotdm.Errorf(cfnInvalidAction, "Could not find operation %s for version %s", action, version), "")
 		return
 	}
+	setOperation(r.Context(), op.name)
 	if err := f.checkRequired(op.required); err != nil {
 		c.writeError(w, r, err, op.name)
 		return

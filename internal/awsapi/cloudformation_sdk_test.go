@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
@@ -21,14 +22,17 @@ import (
 	"github.com/iotdm/iotdm"
 )
 
-// newCFNClient is a real aws-sdk-go-v2 CloudFormation client for url,
-// without retries.
+// newCFNClient is a real aws-sdk-go-v2 CloudFormation client for url, with
+// the SDK's standard retries of connection failures (a loaded test machine
+// sees some) but none of errors the service answers.
 func newCFNClient(url, akid, secret string) *cloudformation.Client {
 	return cloudformation.New(cloudformation.Options{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(url),
 		Credentials:  credentials.NewStaticCredentialsProvider(akid, secret, ""),
-		Retryer:      aws.NopRetryer{},
+		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
+			o.Retryables = []retry.IsErrorRetryable{retry.RetryableConnectionError{}}
+		}),
 	})
 }
 

@@ -132,6 +132,7 @@ func (j *JSONRPC) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		j.writeError(w, r, iotdm.Errorf(iotdm.ErrUnknownOperation, "No operation matches %s %s with target %q.", r.Method, r.URL.Path, target), "")
 		return
 	}
+	setOperation(r.Context(), op.Name)
 	body, read := bodyFrom(r.Context())
 	if !read && r.Body != nil {
 		b, err := readBody(r.Body, r.ContentLength, DefaultMaxBody)

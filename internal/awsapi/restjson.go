@@ -245,6 +245,7 @@ func (rj *RestJSON) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"No operation matches %s %s.", r.Method, path), "")
 		return
 	}
+	setOperation(r.Context(), rt.Name)
 
 	body, ok := bodyFrom(r.Context())
 	if !ok && r.Body != nil {

@@ -32,6 +32,14 @@ type Config struct {
 	Now func() time.Time
 	// MaxBody bounds the request body in bytes; DefaultMaxBody when zero.
 	MaxBody int64
+	// OnRequest, when set, is called once per request after the response
+	// is written, on the request's goroutine: service is the signing name
+	// when it names a registered service ("" otherwise), operation the
+	// operation the service's protocol matched ("" when none did, for
+	// example a refused signature), status the HTTP status written and
+	// elapsed the time since the request reached the edge. It must be
+	// quick; for metrics.
+	OnRequest func(service, operation string, status int, elapsed time.Duration)
 }
 
 // Server is the signed-request edge: it reads the body (bounded), verifies
@@ -44,6 +52,7 @@ type Server struct {
 	now      func() time.Time
 	setDate  bool
 	maxBody  int64
+	onReq    func(service, operation string, status int, elapsed time.Duration)
 
 	mu       sync.Mutex // serialises Handle
 	services atomic.Pointer[map[string]http.Handler]
@@ -60,6 +69,7 @@ func New(cfg Config) *Server {
 		now:      cfg.Now,
 		setDate:  cfg.Now != nil,
 		maxBody:  cfg.MaxBody,
+		onReq:    cfg.OnRequest,
 	}
 	if s.logger == nil {
 		s.logger = slog.Default()
@@ -97,7 +107,8 @@ func (s *Server) Handle(signingName string, h http.Handler) {
 
 // ServeHTTP verifies and routes one signed request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	info := &requestInfo{id: uuid.NewString(), logger: s.logger}
+	start := time.Now()
+	info := &requestInfo{id: uuid.NewString(), logger: s.logger, recordOp: s.onReq != nil}
 	h := w.Header()
 	h.Set("X-Amzn-RequestId", info.id)
 	if s.setDate {
@@ -105,6 +116,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := context.WithValue(r.Context(), infoKey{}, info)
 	r = r.WithContext(ctx)
+	debug := s.logger.Enabled(ctx, slog.LevelDebug)
+	var sw *statusWriter
+	if debug || s.onReq != nil {
+		sw = &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		w = sw
+	}
+	if s.onReq != nil {
+		defer func() { s.onReq(info.service, info.op, sw.status, time.Since(start)) }()
+	}
 
 	if r.ContentLength > s.maxBody {
 		s.refuse(w, r, nil, tooLarge(s.maxBody))
@@ -118,6 +138,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id, err := s.verifier.Verify(r, body)
 	services := *s.services.Load()
 	svc := services[id.Service]
+	if svc != nil {
+		info.service = id.Service // a client-chosen name only once it is known: bounded
+	}
 	if err != nil {
 		s.refuse(w, r, svc, err)
 		return
@@ -132,13 +155,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.ContentLength = int64(len(body))
 	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 
-	if !s.logger.Enabled(ctx, slog.LevelDebug) {
-		svc.ServeHTTP(w, r)
+	svc.ServeHTTP(w, r)
+	if !debug {
 		return
 	}
-	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-	start := time.Now()
-	svc.ServeHTTP(sw, r)
 	s.logger.LogAttrs(ctx, slog.LevelDebug, "request",
 		slog.String("requestId", info.id),
 		slog.String("service", id.Service),
@@ -211,7 +231,8 @@ func tooLarge(max int64) *iotdm.Error {
 	return iotdm.Errorf(iotdm.ErrRequestEntityTooLarge, "Request body is larger than %d bytes.", max)
 }
 
-// statusWriter records the status a handler wrote, for the debug log.
+// statusWriter records the status a handler wrote, for the debug log and
+// Config.OnRequest.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
@@ -231,6 +252,11 @@ type requestInfo struct {
 	body     []byte
 	bodyRead bool // body holds the whole request body
 	logger   *slog.Logger
+	// service and op name what the request reached, for Config.OnRequest;
+	// op is set by the protocol adapter (setOperation) when recordOp is.
+	service  string
+	op       string
+	recordOp bool
 }
 
 type infoKey struct{}
@@ -238,6 +264,14 @@ type infoKey struct{}
 func infoFrom(ctx context.Context) *requestInfo {
 	i, _ := ctx.Value(infoKey{}).(*requestInfo)
 	return i
+}
+
+// setOperation records the operation a protocol adapter matched, for
+// Config.OnRequest. Adapters call it once they know the operation's name.
+func setOperation(ctx context.Context, name string) {
+	if i := infoFrom(ctx); i != nil && i.recordOp {
+		i.op = name
+	}
 }
 
 // IdentityFrom returns the verified signer of the request ctx belongs to.

@@ -19,6 +19,8 @@ const (
 	ActionRetainPublish = "iot:RetainPublish"
 	ActionSubscribe     = "iot:Subscribe"
 	ActionReceive       = "iot:Receive"
+	// ActionConnect is only reported to the Observer: see above.
+	ActionConnect = "iot:Connect"
 )
 
 // TopicResource is the resource the broker passes with iot:Publish,
@@ -122,6 +124,19 @@ func connectRefusal(err error) (v5, v3 packets.Code) {
 		return packets.ErrBadUsernameOrPassword, packets.ErrMalformedUsernameOrPassword
 	}
 	return packets.ErrUnspecifiedError, packets.Err3ServerUnavailable
+}
+
+// refusalReason names a CONNACK refusal for Observer.MQTTConnectRefused.
+func refusalReason(v5 packets.Code) string {
+	switch v5 {
+	case packets.ErrNotAuthorized:
+		return "not_authorized"
+	case packets.ErrBadUsernameOrPassword:
+		return "bad_credentials"
+	case packets.ErrClientIdentifierNotValid:
+		return "client_id_invalid"
+	}
+	return "server_error"
 }
 
 // authRef boxes an Authorization so that it can live in an atomic.Pointer.

@@ -30,6 +30,7 @@ type Broker struct {
 	limits Limits
 	log    *slog.Logger
 	access Access
+	obs    Observer
 
 	server    *mqtt.Server
 	publisher *mqtt.Client // the server's own PUBLISH packets come from it
@@ -61,7 +62,10 @@ func New(opts Options) (*Broker, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("component", "broker")
-	b := &Broker{opts: opts, limits: opts.Limits, log: log, access: opts.Access, closeDone: make(chan struct{})}
+	b := &Broker{opts: opts, limits: opts.Limits, log: log, access: opts.Access, obs: opts.Observer, closeDone: make(chan struct{})}
+	if b.obs == nil {
+		b.obs = nopObserver{}
+	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.handlers.index = mqtt.NewTopicsIndex()
 	b.handlers.funcs = map[int]func(Message){}

@@ -29,7 +29,7 @@ func (h *hooks) Provides(b byte) bool {
 	case mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnSessionEstablish, mqtt.OnSessionEstablished,
 		mqtt.OnDisconnect, mqtt.OnClientExpired, mqtt.OnPacketRead, mqtt.OnPacketEncode, mqtt.OnACLCheck,
 		mqtt.OnPublish, mqtt.OnPublished, mqtt.OnWillSent, mqtt.OnSubscribe, mqtt.OnSubscribed,
-		mqtt.OnUnsubscribed:
+		mqtt.OnUnsubscribed, mqtt.OnPacketSent:
 		return true
 	}
 	return false
@@ -43,6 +43,7 @@ func (h *hooks) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	b := h.b
 	if len(cl.ID) > b.limits.MaxClientIDLength {
 		b.log.Info("connect refused", "client", truncate(cl.ID, 64), "remote", remote(cl), "reason", "client id too long")
+		b.obs.MQTTConnectRefused(refusalReason(packets.ErrClientIdentifierNotValid))
 		return refuseConnect(cl, packets.ErrClientIdentifierNotValid, packets.Err3ClientIdentifierNotValid)
 	}
 	b.clampKeepAlive(cl)
@@ -76,6 +77,10 @@ func (h *hooks) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 			level = slog.LevelError
 		}
 		b.log.Log(ctx, level, "connect refused", "client", cl.ID, "remote", remote(cl), "error", err)
+		b.obs.MQTTConnectRefused(refusalReason(v5))
+		if v5 == packets.ErrNotAuthorized {
+			b.obs.Denied(ActionConnect)
+		}
 		return refuseConnect(cl, v5, v3)
 	}
 
@@ -159,6 +164,7 @@ func (h *hooks) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 			b.conns.remove(p)
 		}
 	}
+	b.obs.MQTTConnected()
 	auth := c.authorization()
 	b.log.Info("client connected", "client", cl.ID, "principal", auth.Principal(), "remote", c.ip,
 		"listener", c.info.Listener, "version", c.info.ProtocolVersion, "session_present", c.sessionPresent)
@@ -192,6 +198,7 @@ func (h *hooks) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
 	if !established {
 		return
 	}
+	b.obs.MQTTDisconnected(string(reason))
 	auth := c.authorization()
 	b.log.Info("client disconnected", "client", cl.ID, "principal", auth.Principal(), "remote", c.ip,
 		"reason", string(reason), "error", err)
@@ -325,6 +332,7 @@ func (b *Broker) checkPublish(c *conn, pk packets.Packet) packets.Code {
 	}
 	b.log.Info("publish refused", "client", c.info.ClientID, "principal", auth.Principal(),
 		"action", action, "resource", res)
+	b.obs.Denied(action)
 	return packets.ErrNotAuthorized
 }
 
@@ -333,7 +341,15 @@ func (h *hooks) OnPublished(cl *mqtt.Client, pk packets.Packet) {
 	if cl.Net.Inline || pk.Ignore {
 		return
 	}
+	h.b.obs.MessageIn(pk.FixedHeader.Qos, len(pk.Payload))
 	h.b.dispatch(cl, pk, false)
+}
+
+// OnPacketSent counts the PUBLISH packets written to devices.
+func (h *hooks) OnPacketSent(_ *mqtt.Client, pk packets.Packet, _ []byte) {
+	if pk.FixedHeader.Type == packets.Publish {
+		h.b.obs.MessageOut(pk.FixedHeader.Qos, len(pk.Payload))
+	}
 }
 
 // OnWillSent hands a client's will to the server-side handlers.
@@ -364,6 +380,7 @@ func (h *hooks) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	}
 	h.b.log.Debug("delivery refused", "client", cl.ID, "principal", auth.Principal(),
 		"action", ActionReceive, "resource", TopicResource(topic))
+	h.b.obs.Denied(ActionReceive)
 	return false
 }
 
@@ -420,6 +437,7 @@ func (h *hooks) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packet {
 		}
 		if c != nil {
 			if action != "" {
+				b.obs.Denied(action)
 				b.log.Info("subscribe refused", "client", cl.ID, "principal", auth.Principal(),
 					"action", action, "resource", FilterResource(f))
 			} else {

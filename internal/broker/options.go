@@ -41,7 +41,43 @@ type Options struct {
 	OnDisconnect  func(DisconnectEvent)
 	OnSubscribe   func(SubscriptionEvent)
 	OnUnsubscribe func(SubscriptionEvent)
+
+	// Observer counts connections, messages and refusals, for metrics; nil
+	// counts nothing.
+	Observer Observer
 }
+
+// Observer is told what the broker does, for metrics. Its methods run
+// synchronously on connection goroutines, MessageIn, MessageOut and Denied
+// once per message, so they must be fast and must not block.
+type Observer interface {
+	// MQTTConnected: a connection was accepted (CONNACK sent).
+	MQTTConnected()
+	// MQTTConnectRefused: a CONNECT was refused; reason is one of
+	// "not_authorized", "bad_credentials", "client_id_invalid",
+	// "server_error".
+	MQTTConnectRefused(reason string)
+	// MQTTDisconnected: a connection MQTTConnected reported ended, for a
+	// DisconnectReason.
+	MQTTDisconnected(reason string)
+	// MessageIn: a device's PUBLISH was accepted.
+	MessageIn(qos byte, payloadBytes int)
+	// MessageOut: a PUBLISH was written to a device.
+	MessageOut(qos byte, payloadBytes int)
+	// Denied: a device action was refused by policy: "iot:Connect" or one
+	// of the Action constants.
+	Denied(action string)
+}
+
+// nopObserver is the Observer of Options without one.
+type nopObserver struct{}
+
+func (nopObserver) MQTTConnected()            {}
+func (nopObserver) MQTTConnectRefused(string) {}
+func (nopObserver) MQTTDisconnected(string)   {}
+func (nopObserver) MessageIn(byte, int)       {}
+func (nopObserver) MessageOut(byte, int)      {}
+func (nopObserver) Denied(string)             {}
 
 // Limits are the broker limits. The zero value of each field means the
 // default, which is AWS IoT Core's (§9.3 of the reference) unless noted.

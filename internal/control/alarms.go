@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -155,6 +156,11 @@ func validateActions(member string, actions []string) error {
 		switch {
 		case a == "" || len(a) > maxActionLen:
 			return cwConstraint(a, m, "Member must have length between 1 and 1024")
+		case strings.HasPrefix(a, "http://") || strings.HasPrefix(a, "https://"):
+			// iotdm's webhook action (docs/monitoring.md): a URL with a host.
+			if u, err := url.Parse(a); err != nil || u.Host == "" {
+				return cwValidation("Invalid webhook URL: %s", a)
+			}
 		case !strings.HasPrefix(a, "arn:") || strings.Count(a, ":") < 5:
 			return cwValidation("Invalid arn syntax: %s", a)
 		}

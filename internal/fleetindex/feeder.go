@@ -82,9 +82,10 @@ type Feeder struct {
 	done      chan struct{} // closed when Run returns
 	doneOnce  sync.Once
 
-	mu      sync.Mutex
-	applied uint64
-	advance chan struct{} // closed and replaced whenever applied grows
+	mu        sync.Mutex
+	applied   uint64
+	appliedAt time.Time     // commit time of the change applied last (see AppliedAt)
+	advance   chan struct{} // closed and replaced whenever applied grows
 
 	// What the membership readers need beyond the index, replaced by Run.
 	dyn atomic.Pointer[dynamicState]
@@ -186,6 +187,15 @@ func (f *Feeder) Applied() uint64 {
 	return f.applied
 }
 
+// AppliedAt returns Applied and the commit time of that change: after the
+// initial build, the time the snapshot was taken (the change committed no
+// later); the zero time before.
+func (f *Feeder) AppliedAt() (uint64, time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.applied, f.appliedAt
+}
+
 // errStopped is WaitFor's error once Run has returned.
 var errStopped = errors.New("fleet index feeder stopped")
 
@@ -213,9 +223,12 @@ func (f *Feeder) WaitFor(ctx context.Context, seq uint64) error {
 	}
 }
 
-func (f *Feeder) setApplied(seq uint64) {
+func (f *Feeder) setApplied(seq uint64, at time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if seq > f.applied || f.appliedAt.IsZero() {
+		f.appliedAt = at
+	}
 	if seq > f.applied {
 		f.applied = seq
 		close(f.advance)
@@ -231,6 +244,7 @@ func (f *Feeder) Run(ctx context.Context) error {
 	f.cfg = iotdm.DefaultIndexingConfiguration()
 	f.allGroups = map[string]*iotdm.ThingGroup{}
 	f.resetBatch()
+	snapshotAt := time.Now()
 	seq, err := f.load(ctx)
 	if err != nil {
 		return fmt.Errorf("fleet index: initial build: %w", err)
@@ -238,7 +252,7 @@ func (f *Feeder) Run(ctx context.Context) error {
 	if err := f.dropStoredDynamicMemberships(ctx); err != nil {
 		return fmt.Errorf("fleet index: initial build: %w", err)
 	}
-	f.setApplied(seq)
+	f.setApplied(seq, snapshotAt)
 	f.readyOnce.Do(func() { close(f.ready) })
 	f.log.Debug("fleet index built", "seq", seq, "things", f.Things().Len(), "groups", f.Groups().Len())
 
@@ -256,7 +270,7 @@ func (f *Feeder) Run(ctx context.Context) error {
 				return err
 			}
 			seq = changes[len(changes)-1].Seq
-			f.setApplied(seq)
+			f.setApplied(seq, changes[len(changes)-1].Time)
 			if took := time.Since(start); took > slowBatch {
 				f.log.Warn("fleet index: slow batch; searches and dynamic group membership lag the store",
 					"changes", len(changes), "took", took, "seq", seq,

@@ -22,6 +22,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/iotdm/iotdm"
 
@@ -43,6 +44,8 @@ type DB struct {
 	read    readStmts
 	maxSeq  *sql.Stmt
 	changes *sql.Stmt
+
+	onCommit func(elapsed time.Duration, updates int, err error) // Options.OnCommit
 
 	cache  *entityCache  // recently used committed entities, bounded; see cache.go
 	recent recentChanges // the latest published changes; see recent.go
@@ -87,6 +90,12 @@ type Options struct {
 	// DefaultCacheBytes, a negative value turns the cache off, so every
 	// single read goes to SQLite.
 	CacheBytes int64
+	// OnCommit, when set, is called for every commit that wrote something
+	// or failed, once it is durable (or known to have failed): elapsed from
+	// the start of the commit to the WAL synced, the number of Updates it
+	// carried, and why it failed. It runs on the syncer goroutine, before
+	// the commit's callers are answered, so it must be quick; for metrics.
+	OnCommit func(elapsed time.Duration, updates int, err error)
 }
 
 // Open opens (creating if needed) the database at path, brings its schema
@@ -118,6 +127,7 @@ func OpenOptions(ctx context.Context, path string, opts Options) (*DB, error) {
 		closing:    make(chan struct{}),
 		notify:     make(chan struct{}),
 		cache:      newEntityCache(opts.CacheBytes),
+		onCommit:   opts.OnCommit,
 	}
 	if err := db.open(ctx); err != nil {
 		db.closeHandles()

@@ -10,6 +10,7 @@ import (
 type syncBatch struct {
 	err    error     // why the batch's transaction failed, if it did
 	time   time.Time // the batch's Change.Time
+	start  time.Time // when the writer began to commit it
 	reqs   []*request
 	writes []write // committed writes, empty if the batch failed or wrote nothing
 	last   uint64  // seq of the batch's last Change; meaningful when writes is not empty
@@ -47,6 +48,9 @@ func (db *DB) syncLoop(wal *os.File) {
 			db.setBroken(syncErr)
 		}
 		for _, g := range group {
+			if db.onCommit != nil && (len(g.writes) > 0 || g.err != nil) {
+				db.observeCommit(g, syncErr)
+			}
 			if syncErr == nil && len(g.writes) > 0 {
 				db.cache.apply(g.writes)
 				db.recent.add(g.writes, g.time)
@@ -63,6 +67,20 @@ func (db *DB) syncLoop(wal *os.File) {
 			db.idle <- struct{}{}
 		}
 	}
+}
+
+// observeCommit reports g to Options.OnCommit.
+func (db *DB) observeCommit(g *syncBatch, syncErr error) {
+	err, updates := g.err, 0
+	if err == nil {
+		err = syncErr
+	}
+	for _, r := range g.reqs {
+		if r.err == nil {
+			updates++
+		}
+	}
+	db.onCommit(time.Since(g.start), updates, err)
 }
 
 func syncWAL(wal *os.File) error {

@@ -250,6 +250,7 @@ func (w *writer) add(b *syncBatch, r *request) {
 // finish commits b's transaction, if it is still good, and hands b to the
 // syncer, which answers its callers once the commit is durable.
 func (w *writer) finish(b *syncBatch) {
+	b.start = time.Now()
 	if b.err == nil {
 		if err := w.flush(); err != nil {
 			w.abort(b, err)

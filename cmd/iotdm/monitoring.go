@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/iotdm/iotdm/internal/control"
+	"github.com/iotdm/iotdm/internal/sqlite"
+)
+
+// monitoring is the fleet monitoring of a server: the metric and log event
+// stores beside the entity store, and the loops that feed and watch them —
+// the fleet metric scheduler, the alarm evaluator and its actions, log
+// retention and the AWS IoT logger. open builds it before the broker (which
+// logs through the IoT logger), start runs its loops once the broker can
+// carry alarm actions, and stop ends them before the stores close.
+type monitoring struct {
+	metrics   *sqlite.MetricStore
+	events    *sqlite.LogEventStore
+	logEvents *control.LogEvents
+	iotLog    *control.IoTLogger
+	actions   *control.AlarmActions
+	sched     *control.FleetMetricScheduler
+	eval      *control.AlarmEvaluator
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// openMonitoring opens the metric and log event stores and builds the
+// services over them.
+func (s *server) openMonitoring(ctx context.Context) error {
+	m := &monitoring{}
+	s.monitor = m
+	var err error
+	if m.metrics, err = sqlite.OpenMetricStore(ctx, s.db, sqlite.MetricOptions{Logger: s.log.With("component", "metrics")}); err != nil {
+		return fmt.Errorf("open metric store: %w", err)
+	}
+	if m.events, err = sqlite.OpenLogEventStore(ctx, s.db); err != nil {
+		return fmt.Errorf("open log event store: %w", err)
+	}
+	m.logEvents = control.NewLogEvents(s.store, m.events, control.LogEventsOptions{Region: s.cfg.Region, AccountID: s.cfg.AccountID,
+		Logger: s.log.With("component", "logs")})
+	m.iotLog = control.NewIoTLogger(s.store, m.logEvents, control.IoTLoggerOptions{AccountID: s.cfg.AccountID,
+		Logger: s.log.With("component", "iotlogging")})
+	return nil
+}
+
+// startMonitoring starts the loops; the broker carries the alarm actions
+// published over MQTT.
+func (s *server) startMonitoring(ctx context.Context) {
+	m := s.monitor
+	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	m.cancel = cancel
+	m.actions = control.NewAlarmActions(s.store, control.AlarmActionsOptions{Region: s.cfg.Region, AccountID: s.cfg.AccountID,
+		Bus: messageBus{b: s.broker}, Logs: m.logEvents, PublishStateChanges: true, Logger: s.log.With("component", "alarms")})
+	m.eval = control.NewAlarmEvaluator(s.store, m.metrics, control.AlarmEvaluatorOptions{Interval: s.cfg.AlarmEvaluationInterval,
+		Offset: alarmOffset(s.cfg), Actions: m.actions, Logger: s.log.With("component", "alarms")})
+	m.sched = control.NewFleetMetricScheduler(s.store, s.feeder, m.metrics, control.FleetMetricSchedulerOptions{
+		Logger: s.log.With("component", "fleetmetrics")})
+	for name, run := range map[string]func(context.Context) error{
+		"alarm actions":          m.actions.Run,
+		"alarm evaluation":       m.eval.Run,
+		"fleet metric scheduler": m.sched.Run,
+		"log retention":          m.logEvents.Run,
+		"iot logging":            m.iotLog.Run,
+	} {
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			if err := run(lctx); err != nil && lctx.Err() == nil {
+				s.log.Error(name+" stopped", "err", err)
+			}
+		}()
+	}
+}
+
+// alarmOffset is how long after each aligned tick alarms are evaluated:
+// AWS's few seconds for minute ticks, none for development intervals.
+func alarmOffset(cfg Config) time.Duration {
+	if cfg.AlarmEvaluationInterval > 0 && cfg.AlarmEvaluationInterval < 60e9 {
+		return -1
+	}
+	return 0
+}
+
+// stopMonitoring writes the queued IoT log entries, stops the loops and
+// closes the stores. It is safe when open failed halfway.
+func (s *server) stopMonitoring(ctx context.Context) error {
+	m := s.monitor
+	if m == nil {
+		return nil
+	}
+	var errs []error
+	if m.cancel != nil {
+		if err := m.iotLog.Flush(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("write iot logs: %w", err))
+		}
+		m.cancel()
+		m.wg.Wait()
+	}
+	if m.metrics != nil {
+		if err := m.metrics.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close metric store: %w", err))
+		}
+	}
+	if m.events != nil {
+		if err := m.events.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close log event store: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
