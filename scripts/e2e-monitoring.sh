@@ -96,6 +96,12 @@ found() { # found EVENTTYPE: poll filter-log-events for the device's event
 }
 check "filter-log-events Connect" "Connect 1" found Connect
 check "filter-log-events Disconnect" "Disconnect 1" found Disconnect
+# A publish the device's policy refuses is logged as an authorization failure.
+mosquitto_pub "${tls[@]}" -i "$thing" -q 1 -t "devices/another-device/telemetry" -m '{"t":1}' 2>/dev/null || true
+check "filter-log-events Publish-In authorization failure" "Publish-In 1" found Publish-In
+# A shadow update the service rejects is logged too.
+mosquitto_pub "${tls[@]}" -i "$thing" -q 1 -t "\$aws/things/$thing/shadow/update" -m 'not json' 2>/dev/null || true
+check "filter-log-events UpdateThingShadow rejection" "UpdateThingShadow 1" found UpdateThingShadow
 check "a Connect event in AWS IoT's shape" "Success MQTT" bash -c "aws logs filter-log-events --log-group-name AWSIotLogsV2 \
 	--filter-pattern 'Connect' --query 'events[0].message' --output text | python3 -c 'import json,sys; e=json.load(sys.stdin); print(e[\"status\"], e[\"protocol\"])'"
 

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"strconv"
 
 	"github.com/iotdm/iotdm/internal/broker"
 	"github.com/iotdm/iotdm/internal/control"
@@ -78,6 +79,22 @@ func (s *server) startBroker(ctx context.Context) error {
 				ClientInitiated: e.ClientInitiated, Time: e.Time})
 			iotLog.Disconnect(logClient(e.Session), string(e.Reason), "")
 		},
+		OnRefused: func(e broker.RefusalEvent) {
+			c := control.IoTLogClient{ClientID: e.ClientID, PrincipalID: e.CertificateID, SourceIP: e.IPAddress,
+				SourcePort: e.Port, Protocol: "MQTT"}
+			reason := control.IoTReasonAuthorizationFailure
+			if e.Authentication {
+				reason = control.IoTReasonAuthenticationFailure
+			}
+			switch e.Action {
+			case broker.ActionConnect:
+				iotLog.Connect(c, reason, e.Details)
+			case broker.ActionSubscribe:
+				iotLog.Subscribe(c, e.Resource, reason, e.Details)
+			default:
+				iotLog.PublishIn(c, e.Resource, reason, e.Details)
+			}
+		},
 		OnSubscribe: func(e broker.SubscriptionEvent) {
 			conn.EnqueueSubscribed(control.SubscriptionInfo{SessionInfo: sessionInfo(e.Session), Topics: e.Filters, Time: e.Time})
 		},
@@ -105,6 +122,12 @@ func (s *server) startBroker(ctx context.Context) error {
 	// Device shadows over MQTT: the same service as the REST API.
 	shadows := control.NewShadows(s.store, control.ShadowsOptions{Logger: s.log})
 	shadows.SetPublisher(b)
+	shadows.SetRejectionHook(func(r control.ShadowRejection) {
+		event := map[string]string{"get": control.IoTEventGetThingShadow, "update": control.IoTEventUpdateThingShadow,
+			"delete": control.IoTEventDeleteThingShadow}[r.Op]
+		iotLog.Shadow(event, control.IoTLogClient{ClientID: r.ClientID, Protocol: "MQTT"}, r.Thing, r.Topic,
+			strconv.Itoa(r.Status), r.Message)
+	})
 	s.mqtt.shadows = shadows
 	sctx := context.WithoutCancel(ctx)
 	s.mqtt.unsubscribe, err = b.Subscribe(control.ShadowTopicFilter, func(m broker.Message) {

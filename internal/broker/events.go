@@ -132,3 +132,21 @@ type Message struct {
 	// Will is true when the message is the client's last will.
 	Will bool
 }
+
+// RefusalEvent is a packet refused for authentication or authorization.
+type RefusalEvent struct {
+	ClientID      string
+	CertificateID string // "" when the connection presented none known
+	IPAddress     string // without the port
+	Port          int
+	// Action is the IoT action refused: iot:Connect, iot:Publish,
+	// iot:RetainPublish or iot:Subscribe.
+	Action string
+	// Resource is the topic or topic filter (empty for iot:Connect).
+	Resource string
+	// Authentication is true when the client's identity was refused (an
+	// unknown or inactive certificate) rather than its permissions.
+	Authentication bool
+	Details        string
+	Time           time.Time
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -80,6 +81,10 @@ func (h *hooks) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		b.obs.MQTTConnectRefused(refusalReason(v5))
 		if v5 == packets.ErrNotAuthorized {
 			b.obs.Denied(ActionConnect)
+		}
+		if v5 == packets.ErrNotAuthorized || v5 == packets.ErrBadUsernameOrPassword {
+			b.refused(RefusalEvent{ClientID: cl.ID, Action: ActionConnect, Authentication: v5 == packets.ErrBadUsernameOrPassword,
+				Details: err.Error()}, remote(cl))
 		}
 		return refuseConnect(cl, v5, v3)
 	}
@@ -333,6 +338,8 @@ func (b *Broker) checkPublish(c *conn, pk packets.Packet) packets.Code {
 	b.log.Info("publish refused", "client", c.info.ClientID, "principal", auth.Principal(),
 		"action", action, "resource", res)
 	b.obs.Denied(action)
+	b.refused(RefusalEvent{ClientID: c.info.ClientID, CertificateID: c.authorization().CertificateID(), Action: action,
+		Resource: pk.TopicName, Details: "Authorization Failure"}, remote(c.client))
 	return packets.ErrNotAuthorized
 }
 
@@ -438,6 +445,8 @@ func (h *hooks) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packet {
 		if c != nil {
 			if action != "" {
 				b.obs.Denied(action)
+				b.refused(RefusalEvent{ClientID: cl.ID, CertificateID: c.authorization().CertificateID(), Action: action, Resource: f,
+					Details: "Authorization Failure"}, remote(cl))
 				b.log.Info("subscribe refused", "client", cl.ID, "principal", auth.Principal(),
 					"action", action, "resource", FilterResource(f))
 			} else {
@@ -536,4 +545,19 @@ func (h *hooks) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packe
 		}
 	}
 	return pk
+}
+
+// refused reports a refusal to Options.OnRefused, with the address split
+// into IP and port.
+func (b *Broker) refused(e RefusalEvent, addr string) {
+	if b.opts.OnRefused == nil {
+		return
+	}
+	e.IPAddress = addr
+	if host, port, err := net.SplitHostPort(addr); err == nil {
+		e.IPAddress = host
+		e.Port, _ = strconv.Atoi(port)
+	}
+	e.Time = time.Now()
+	b.opts.OnRefused(e)
 }

@@ -41,6 +41,9 @@ type Options struct {
 	OnDisconnect  func(DisconnectEvent)
 	OnSubscribe   func(SubscriptionEvent)
 	OnUnsubscribe func(SubscriptionEvent)
+	// OnRefused reports a CONNECT, PUBLISH or SUBSCRIBE the broker refused
+	// for authentication or authorization (for AWS IoT logging).
+	OnRefused func(RefusalEvent)
 
 	// Observer counts connections, messages and refusals, for metrics; nil
 	// counts nothing.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/iotdm/iotdm"
@@ -34,6 +35,9 @@ type Shadows struct {
 	opts  ShadowsOptions
 	log   *slog.Logger
 	pub   publisherSlot
+	// rejected, when set, is told about every request over MQTT the
+	// service refused (for AWS IoT logging).
+	rejected atomic.Pointer[ShadowRejectionHook]
 	// order keeps the publications of one shadow in commit order.
 	order keyLocks
 }

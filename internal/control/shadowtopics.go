@@ -49,6 +49,28 @@ const msgInternalFailure = "Internal service failure"
 // time, typically once the broker has started.
 func (s *Shadows) SetPublisher(p MessagePublisher) { s.pub.set(p) }
 
+// ShadowRejection is a shadow request over MQTT the service refused.
+type ShadowRejection struct {
+	Op                   string // get, update or delete
+	Thing, Shadow, Topic string
+	ClientID             string
+	Status               int // the HTTP status of the error document's code
+	Message              string
+}
+
+// ShadowRejectionHook is told about refused requests; it must be quick.
+type ShadowRejectionHook func(ShadowRejection)
+
+// SetRejectionHook sets (or, with nil, clears) the hook told about refused
+// requests over MQTT.
+func (s *Shadows) SetRejectionHook(h ShadowRejectionHook) {
+	if h == nil {
+		s.rejected.Store(nil)
+		return
+	}
+	s.rejected.Store(&h)
+}
+
 // publisherSlot holds a MessagePublisher that may be set at any time.
 type publisherSlot struct {
 	p atomic.Pointer[MessagePublisher]
@@ -155,6 +177,10 @@ func (s *Shadows) HandleMQTT(ctx context.Context, topic string, payload []byte, 
 	}
 	if err != nil {
 		rej, internal := rejection(err)
+		if hook := s.rejected.Load(); hook != nil {
+			(*hook)(ShadowRejection{Op: req.op, Thing: req.thing, Shadow: req.shadow, Topic: topic, ClientID: clientID,
+				Status: rej.Kind.Status(), Message: rej.Message})
+		}
 		pubErr = pub.Publish(context.WithoutCancel(ctx), topic+"/rejected", shadow.RejectedDocument(rej, token, s.opts.Now()), shadowReplyQoS, false)
 		if !internal {
 			err = nil
