@@ -102,6 +102,21 @@ check "filter-log-events Publish-In authorization failure" "Publish-In 1" found 
 # A shadow update the service rejects is logged too.
 mosquitto_pub "${tls[@]}" -i "$thing" -q 1 -t "\$aws/things/$thing/shadow/update" -m 'not json' 2>/dev/null || true
 check "filter-log-events UpdateThingShadow rejection" "UpdateThingShadow 1" found UpdateThingShadow
+# A custom field of the fleet index whose value has another type.
+aws iot update-indexing-configuration --thing-indexing-configuration \
+	'thingIndexingMode=REGISTRY_AND_SHADOW,thingConnectivityIndexingMode=STATUS,customFields=[{name=attributes.temperature,type=Number}]'
+sleep 1
+aws iot update-thing --thing-name "$thing" --attribute-payload '{"attributes":{"temperature":"hot"}}'
+thing_field() {
+	for _ in $(seq 1 20); do
+		n=$(aws logs filter-log-events --log-group-name AWSIotLogsV2 \
+			--filter-pattern "{ \$.eventType = \"IndexingCustomFieldFailed\" && \$.thingName = \"$thing\" }" --query 'length(events)' --output text 2>/dev/null || echo 0)
+		[ "$n" != "0" ] && { echo "IndexingCustomFieldFailed $n"; return; }
+		sleep 0.5
+	done
+	echo "IndexingCustomFieldFailed 0"
+}
+check "filter-log-events IndexingCustomFieldFailed" "IndexingCustomFieldFailed 1" thing_field
 check "a Connect event in AWS IoT's shape" "Success MQTT" bash -c "aws logs filter-log-events --log-group-name AWSIotLogsV2 \
 	--filter-pattern 'Connect' --query 'events[0].message' --output text | python3 -c 'import json,sys; e=json.load(sys.stdin); print(e[\"status\"], e[\"protocol\"])'"
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/iotdm/iotdm/internal/control"
+	"github.com/iotdm/iotdm/internal/fleetindex"
 	"github.com/iotdm/iotdm/internal/sqlite"
 )
 
@@ -55,6 +56,17 @@ func (s *server) startMonitoring(ctx context.Context) {
 	m := s.monitor
 	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	m.cancel = cancel
+	// Custom fields the fleet index cannot index for their type are logged
+	// as AWS IoT does (IndexingCustomFieldFailed).
+	if s.feeder != nil {
+		s.feeder.SetCustomFieldHook(func(thing string, failures []fleetindex.CustomFieldFailure) {
+			fields := make([]control.FailedCustomField, len(failures))
+			for i, f := range failures {
+				fields[i] = control.FailedCustomField{Name: f.Name, Value: f.Value, ExpectedType: f.ExpectedType}
+			}
+			m.iotLog.IndexingCustomFieldFailed(thing, fields)
+		})
+	}
 	m.actions = control.NewAlarmActions(s.store, control.AlarmActionsOptions{Region: s.cfg.Region, AccountID: s.cfg.AccountID,
 		Bus: messageBus{b: s.broker}, Logs: m.logEvents, PublishStateChanges: true, Logger: s.log.With("component", "alarms")})
 	m.eval = control.NewAlarmEvaluator(s.store, m.metrics, control.AlarmEvaluatorOptions{Interval: s.cfg.AlarmEvaluationInterval,
@@ -96,6 +108,9 @@ func (s *server) stopMonitoring(ctx context.Context) error {
 	}
 	var errs []error
 	if m.cancel != nil {
+		if s.feeder != nil {
+			s.feeder.SetCustomFieldHook(nil)
+		}
 		if err := m.iotLog.Flush(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("write iot logs: %w", err))
 		}

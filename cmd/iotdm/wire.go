@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -130,7 +131,7 @@ func newAPIHandler(ctx context.Context, d apiDeps) (http.Handler, *apiServices, 
 		Keys: adminKeyLookup(d.key), Store: d.store, Registry: registry, Search: search, Indexing: indexing,
 		Shadows: d.shadows, Connectivity: d.connectivity, Certificates: certs, Policies: pols,
 		FleetMetrics: fleetMetrics, Alarms: alarms, Dashboards: dashboards, LogGroups: logGroups, Stacks: stacks,
-		Metrics: d.monitor.metrics, Logger: d.logger,
+		Metrics: d.monitor.metrics, LogEvents: thingLogEvents(d.monitor.logEvents), Logger: d.logger,
 	}, console.Options{Region: d.cfg.Region, AccountID: d.cfg.AccountID, Shutdown: stop})
 	return edge, &apiServices{stacks: stacks, console: web, stopConsole: sync.OnceFunc(func() { close(stop) })}, nil
 }
@@ -142,5 +143,39 @@ func adminKeyLookup(key AccessKey) awsapi.KeyLookup {
 			return "", false
 		}
 		return key.Secret, true
+	}
+}
+
+// thingLogEvents reads a thing's recent AWS IoT log events (the last day of
+// AWSIotLogsV2, where its client id or thing name appears), newest first,
+// for the console's thing page.
+func thingLogEvents(logs *control.LogEvents) func(ctx context.Context, thing string, limit int) ([]console.LogEvent, error) {
+	return func(ctx context.Context, thing string, limit int) ([]console.LogEvent, error) {
+		start := time.Now().Add(-24 * time.Hour).UnixMilli()
+		in := &iotdm.FilterLogEventsInput{LogGroupName: iotdm.IoTLogGroupName, StartTime: &start,
+			FilterPattern: fmt.Sprintf(`{ $.clientId = %q || $.thingName = %q }`, thing, thing)}
+		var all []console.LogEvent
+		for page := 0; page < 20; page++ {
+			out, err := logs.FilterLogEvents(ctx, in)
+			if iotdm.IsCode(err, iotdm.ErrResourceNotFound) {
+				return nil, nil // logging has never written anything
+			}
+			if err != nil {
+				return nil, err
+			}
+			for _, e := range out.Events {
+				all = append(all, console.LogEvent{Time: time.UnixMilli(e.Timestamp), LogGroup: iotdm.IoTLogGroupName,
+					LogStream: e.LogStreamName, Message: e.Message})
+			}
+			if out.NextToken == "" {
+				break
+			}
+			in.NextToken = out.NextToken
+		}
+		if len(all) > limit {
+			all = all[len(all)-limit:]
+		}
+		slices.Reverse(all)
+		return all, nil
 	}
 }

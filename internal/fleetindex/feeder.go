@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,6 +47,20 @@ type FeederOptions struct {
 	// (added) or leaving a dynamic group's standing query. It runs on the
 	// feeder's goroutine and must not block. See SetMembershipHook.
 	OnMembership func(group, thing string, added bool)
+	// OnCustomFieldFailure, when set, is called after each applied batch
+	// for every thing whose document has custom fields (of the indexing
+	// configuration) with a value of another type than the field's: AWS
+	// skips those values for aggregation and logs IndexingCustomFieldFailed
+	// (AWS §2.1). It runs on the feeder's goroutine and must not block.
+	OnCustomFieldFailure func(thing string, failures []CustomFieldFailure)
+}
+
+// CustomFieldFailure is one custom field of a thing whose value does not
+// have the declared type.
+type CustomFieldFailure struct {
+	Name         string // e.g. attributes.temperature
+	Value        string // the value, as indexed
+	ExpectedType string // Number, String or Boolean
 }
 
 // MembershipHook is the callback of FeederOptions.OnMembership.
@@ -91,7 +106,8 @@ type Feeder struct {
 	dyn atomic.Pointer[dynamicState]
 
 	// onMembership is FeederOptions.OnMembership, or the hook set later.
-	onMembership atomic.Pointer[MembershipHook]
+	onMembership  atomic.Pointer[MembershipHook]
+	onCustomField atomic.Pointer[func(thing string, failures []CustomFieldFailure)]
 
 	// State owned by Run.
 	cfg       iotdm.IndexingConfiguration
@@ -153,7 +169,18 @@ func NewFeeder(store iotdm.Store, opts FeederOptions) *Feeder {
 	f.groups.Store(New())
 	f.dyn.Store(&dynamicState{})
 	f.SetMembershipHook(opts.OnMembership)
+	f.SetCustomFieldHook(opts.OnCustomFieldFailure)
 	return f
+}
+
+// SetCustomFieldHook sets (nil: clears) the callback of
+// FeederOptions.OnCustomFieldFailure; it is safe to call at any time.
+func (f *Feeder) SetCustomFieldHook(h func(thing string, failures []CustomFieldFailure)) {
+	if h == nil {
+		f.onCustomField.Store(nil)
+		return
+	}
+	f.onCustomField.Store(&h)
 }
 
 // SetMembershipHook sets (nil: clears) the callback of
@@ -614,6 +641,7 @@ func (f *Feeder) flush(ctx context.Context) error {
 				f.reportMemberships(*hook)
 			}
 		}()
+		f.checkCustomFields()
 		things, groups := f.Things(), f.Groups()
 		for _, name := range slices.Sorted(maps.Keys(f.pending)) {
 			var changes []MembershipChange
@@ -939,4 +967,77 @@ func sortedGroupNames(m map[string]*iotdm.ThingGroup) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// checkCustomFields reports the custom fields of the batch's documents
+// whose values disagree with their declared types.
+func (f *Feeder) checkCustomFields() {
+	hp := f.onCustomField.Load()
+	fields := f.cfg.ThingIndexingConfiguration.CustomFields
+	if hp == nil || len(fields) == 0 {
+		return
+	}
+	hook := *hp
+	for _, name := range slices.Sorted(maps.Keys(f.pending)) {
+		doc := f.pending[name].doc
+		if doc == nil {
+			continue
+		}
+		var failures []CustomFieldFailure
+		for _, field := range fields {
+			v, ok := docValue(doc, field.Name)
+			if !ok || valueHasType(v, field.Type) {
+				continue
+			}
+			failures = append(failures, CustomFieldFailure{Name: field.Name, Value: fmt.Sprint(v), ExpectedType: field.Type})
+		}
+		if len(failures) > 0 {
+			hook(name, failures)
+		}
+	}
+}
+
+// docValue finds a dotted field name (attributes.x, shadow.reported.x,
+// shadow.name.n.reported.x) in a document.
+func docValue(doc map[string]any, name string) (any, bool) {
+	var cur any = doc
+	for _, part := range strings.Split(name, ".") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = m[part]; !ok {
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+// valueHasType reports whether an indexed value can be a custom field of
+// type typ: attributes are strings, so a Number field takes a numeric
+// string too, and a Boolean field "true" or "false".
+func valueHasType(v any, typ string) bool {
+	switch typ {
+	case "Number":
+		switch x := v.(type) {
+		case float64, int, int64, json.Number:
+			return true
+		case string:
+			_, err := strconv.ParseFloat(x, 64)
+			return err == nil
+		}
+		return false
+	case "Boolean":
+		switch x := v.(type) {
+		case bool:
+			return true
+		case string:
+			return x == "true" || x == "false"
+		}
+		return false
+	case "String":
+		_, ok := v.(string)
+		return ok
+	}
+	return true
 }

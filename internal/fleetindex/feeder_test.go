@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/google/go-cmp/cmp"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -709,4 +710,33 @@ func TestFeederMembershipHook(t *testing.T) {
 	f.SetMembershipHook(nil)
 	putThing(t, st, "a", "", map[string]string{"temp": "80"})
 	wantList(t, "hook cleared", take())
+}
+
+func TestFeederCustomFieldFailures(t *testing.T) {
+	st := openTestStore(t, t.TempDir())
+	cfg := iotdm.DefaultIndexingConfiguration()
+	cfg.ThingIndexingConfiguration.CustomFields = []iotdm.Field{{Name: "attributes.temp", Type: "Number"},
+		{Name: "attributes.ok", Type: "Boolean"}, {Name: "shadow.reported.mode", Type: "String"}}
+	putConfig(t, st, cfg)
+	f, _ := runFeeder(t, st)
+	var mu sync.Mutex
+	got := map[string][]CustomFieldFailure{}
+	f.SetCustomFieldHook(func(thing string, failures []CustomFieldFailure) {
+		mu.Lock()
+		defer mu.Unlock()
+		got[thing] = failures
+	})
+	putThing(t, st, "good", "", map[string]string{"temp": "21.5", "ok": "true"})
+	putThing(t, st, "bad", "", map[string]string{"temp": "hot", "ok": "yes"})
+	updateShadow(t, st, "good", "", `{"state":{"reported":{"mode":7}}}`)
+	catchUp(t, f, st)
+	mu.Lock()
+	defer mu.Unlock()
+	want := map[string][]CustomFieldFailure{
+		"bad":  {{Name: "attributes.temp", Value: "hot", ExpectedType: "Number"}, {Name: "attributes.ok", Value: "yes", ExpectedType: "Boolean"}},
+		"good": {{Name: "shadow.reported.mode", Value: "7", ExpectedType: "String"}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("custom field failures (-want +got):\n%s", diff)
+	}
 }
