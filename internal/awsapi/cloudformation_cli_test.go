@@ -23,44 +23,21 @@ func TestCloudFormationWithAWSCLI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the aws CLI several times (about a second each)")
 	}
-	cli, err := exec.LookPath("aws")
-	if err != nil {
-		t.Fatalf("the aws CLI is required (.ci/run checks for it): %v", err)
-	}
 	fake := newFakeStacks()
 	srv := cfnEdge(t, fake)
-	dir := t.TempDir()
-	env := []string{
-		"AWS_ENDPOINT_URL=" + srv.URL,
-		"AWS_DEFAULT_REGION=us-east-1",
-		"AWS_CONFIG_FILE=" + filepath.Join(dir, "config"),
-		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(dir, "credentials"),
-		"AWS_EC2_METADATA_DISABLED=true",
-		"AWS_MAX_ATTEMPTS=1",
-		"AWS_PAGER=",
-		"AWS_ACCESS_KEY_ID=" + testAKID,
-		"AWS_SECRET_ACCESS_KEY=" + testSecret,
-	}
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AWS_") {
-			env = append(env, kv)
-		}
-	}
+	cli, env := awsCLI(t, srv.URL, testAKID, testSecret)
 	run := func(t *testing.T, args ...string) (stdout, stderr string, code int) {
 		t.Helper()
-		cmd := exec.Command(cli, append([]string{"cloudformation"}, args...)...)
-		cmd.Env = env
-		var out, errb strings.Builder
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
+		stdout, stderr, err := runAWS(cli, env, append([]string{"cloudformation"}, args...)...)
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
 			code = ee.ExitCode()
 		} else if err != nil {
 			t.Fatalf("run aws: %v", err)
 		}
-		return out.String(), errb.String(), code
+		return stdout, stderr, code
 	}
+	dir := t.TempDir()
 	template := filepath.Join(dir, "template.yaml")
 	body := `AWSTemplateFormatVersion: "2010-09-09"
 Parameters:

@@ -3,9 +3,7 @@ package awsapi
 import (
 	"encoding/json"
 	"errors"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,37 +19,11 @@ func TestCloudWatchWithAWSCLI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the aws CLI several times (about a second each)")
 	}
-	cli, err := exec.LookPath("aws")
-	if err != nil {
-		t.Fatalf("the aws CLI is required (.ci/run checks for it): %v", err)
-	}
 	fake := newFakeCloudWatch()
 	srv := cwEdge(t, fake)
-	dir := t.TempDir()
-	env := []string{
-		"AWS_ENDPOINT_URL=" + srv.URL,
-		"AWS_DEFAULT_REGION=us-east-1",
-		"AWS_CONFIG_FILE=" + filepath.Join(dir, "config"),
-		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(dir, "credentials"),
-		"AWS_EC2_METADATA_DISABLED=true",
-		"AWS_MAX_ATTEMPTS=1",
-		"AWS_PAGER=",
-		"AWS_ACCESS_KEY_ID=" + testAKID,
-		"AWS_SECRET_ACCESS_KEY=" + testSecret,
-	}
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AWS_") {
-			env = append(env, kv)
-		}
-	}
+	cli, env := awsCLI(t, srv.URL, testAKID, testSecret)
 	run := func(t *testing.T, args ...string) (stdout, stderr string, err error) {
-		t.Helper()
-		cmd := exec.Command(cli, append([]string{"cloudwatch"}, args...)...)
-		cmd.Env = env
-		var out, errb strings.Builder
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err = cmd.Run()
-		return out.String(), errb.String(), err
+		return runAWS(cli, env, append([]string{"cloudwatch"}, args...)...)
 	}
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 

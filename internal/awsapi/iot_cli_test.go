@@ -3,9 +3,7 @@ package awsapi
 import (
 	"encoding/json"
 	"errors"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -19,10 +17,6 @@ func TestIoTWithAWSCLI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the aws CLI several times (about a second each)")
 	}
-	cli, err := exec.LookPath("aws")
-	if err != nil {
-		t.Fatalf("the aws CLI is required (.ci/run checks for it): %v", err)
-	}
 	fake := &fakeRegistry{fail: func(op string, in any) error {
 		if d, ok := in.(*iotdm.DescribeThingInput); ok && d.ThingName == "missing" {
 			return iotdm.Errorf(iotdm.ErrResourceNotFound, "Thing missing does not exist")
@@ -30,29 +24,10 @@ func TestIoTWithAWSCLI(t *testing.T) {
 		return nil
 	}}
 	srv := iotEdge(t, fake, nil)
-	dir := t.TempDir()
-	env := []string{
-		"AWS_ENDPOINT_URL=" + srv.URL,
-		"AWS_DEFAULT_REGION=us-east-1",
-		"AWS_CONFIG_FILE=" + filepath.Join(dir, "config"),
-		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(dir, "credentials"),
-		"AWS_EC2_METADATA_DISABLED=true",
-		"AWS_MAX_ATTEMPTS=1",
-		"AWS_PAGER=",
-	}
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AWS_") {
-			env = append(env, kv)
-		}
-	}
+	cli, env := awsCLI(t, srv.URL)
 	run := func(t *testing.T, secret string, args ...string) (stdout, stderr string, err error) {
-		t.Helper()
-		cmd := exec.Command(cli, append([]string{"iot"}, args...)...)
-		cmd.Env = append(env, "AWS_ACCESS_KEY_ID="+testAKID, "AWS_SECRET_ACCESS_KEY="+secret)
-		var out, errb strings.Builder
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err = cmd.Run()
-		return out.String(), errb.String(), err
+		return runAWS(cli, append(env, "AWS_ACCESS_KEY_ID="+testAKID, "AWS_SECRET_ACCESS_KEY="+secret),
+			append([]string{"iot"}, args...)...)
 	}
 
 	t.Run("label with colon and dollar", func(t *testing.T) {
