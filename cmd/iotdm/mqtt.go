@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/iotdm/iotdm"
 	"github.com/iotdm/iotdm/internal/broker"
 	"github.com/iotdm/iotdm/internal/control"
 )
@@ -31,7 +32,8 @@ type mqttRuntime struct {
 	connectivity     *control.Connectivity
 	stopConnectivity context.CancelFunc
 	connectivityDone chan struct{}
-	unsubscribe      func() // the shadow topics' handler
+	unsubscribe      func()   // the shadow topics' handler
+	unsubscribeMore  []func() // the fleet provisioning topics' handlers
 	// The follower runs in a goroutine the server owns: stopped by stop,
 	// waited for (done) before the store closes.
 	stop context.CancelFunc
@@ -56,13 +58,16 @@ func (s *server) startBroker(ctx context.Context) error {
 		Region: s.cfg.Region, AccountID: s.cfg.AccountID, Logger: s.log,
 	})
 	conn := control.NewConnectivity(s.store, control.ConnectivityOptions{Logger: s.log})
+	// Fleet provisioning by claim and just-in-time provisioning.
+	prov := control.NewFleetProvisioning(s.store, s.ca, control.ProvisioningOptions{Region: s.cfg.Region,
+		AccountID: s.cfg.AccountID, Logger: s.log})
 	iotLog := s.monitor.iotLog
 	b, err := broker.New(broker.Options{
 		Addr:          s.cfg.MQTTAddr,
 		TLS:           &tls.Config{Certificates: []tls.Certificate{cert}},
 		PlainAddr:     s.cfg.MQTTPlainAddr,
 		WebSocketAddr: s.cfg.MQTTWebSocketAddr,
-		Access:        &mqttAccess{devices: devices, admin: s.key},
+		Access:        &mqttAccess{devices: devices, admin: s.key, prov: prov, log: log},
 		Logger:        s.log,
 		Limits:        brokerLimits(s.cfg),
 		Observer:      s.metrics,
@@ -141,6 +146,25 @@ func (s *server) startBroker(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("mqtt: %w", err)
 	}
+	prov.SetPublisher(b)
+	for _, filter := range control.ProvisioningTopicFilters {
+		unsub, err := b.Subscribe(filter, func(m broker.Message) {
+			if m.Will {
+				return
+			}
+			principal := ""
+			if m.Authorization != nil {
+				principal = m.Authorization.Principal()
+			}
+			if err := prov.HandleMQTT(sctx, m.Topic, m.Payload, m.ClientID, principal); err != nil {
+				log.Warn("fleet provisioning request over MQTT", "topic", m.Topic, "clientId", m.ClientID, "err", err)
+			}
+		})
+		if err != nil {
+			return fmt.Errorf("mqtt: %w", err)
+		}
+		s.mqtt.unsubscribeMore = append(s.mqtt.unsubscribeMore, unsub)
+	}
 
 	// The follower starts before the broker listens, from the last change
 	// before any session exists.
@@ -192,6 +216,9 @@ func (s *server) stopBroker(ctx context.Context) error {
 	var err error
 	if s.mqtt.unsubscribe != nil {
 		s.mqtt.unsubscribe()
+	}
+	for _, unsub := range s.mqtt.unsubscribeMore {
+		unsub()
 	}
 	if s.mqtt.eventsDone != nil {
 		// Registry events stop first: nothing to publish them to after.
@@ -302,6 +329,10 @@ func brokerHosts(cfg Config) []string {
 type mqttAccess struct {
 	devices *control.DeviceAccess
 	admin   AccessKey
+	// prov provisions certificates of CAs with just-in-time provisioning
+	// on their first connection.
+	prov *control.FleetProvisioning
+	log  *slog.Logger
 }
 
 func (a *mqttAccess) Connect(ctx context.Context, info broker.ConnectInfo) (broker.Authorization, error) {
@@ -312,6 +343,18 @@ func (a *mqttAccess) Connect(ctx context.Context, info broker.ConnectInfo) (brok
 		return nil, broker.ErrBadCredentials
 	}
 	s, err := a.devices.Authenticate(ctx, info.Certificates, info.ClientID, sourceIP(info.Remote))
+	if err != nil && a.prov != nil && (iotdm.IsCode(err, iotdm.ErrUnrecognizedClient) || iotdm.IsCode(err, iotdm.ErrCertificateState)) {
+		// Just-in-time provisioning: AWS refuses this first connection and
+		// lets the device's retry in; iotdm provisions inside the CONNECT
+		// and lets the first one in (docs/provisioning.md).
+		outcome, jerr := a.prov.JITP(ctx, info.Certificates)
+		if jerr != nil {
+			a.log.Warn("just-in-time provisioning", "clientId", info.ClientID, "err", jerr)
+		}
+		if outcome == control.JITPProvisioned {
+			s, err = a.devices.Authenticate(ctx, info.Certificates, info.ClientID, sourceIP(info.Remote))
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

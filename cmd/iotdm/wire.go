@@ -98,6 +98,8 @@ func newAPIHandler(ctx context.Context, d apiDeps) (http.Handler, *apiServices, 
 	edge.Handle("iot", awsapi.NewIoT(registry, awsapi.IndexingRoutes(indexing, registry), awsapi.SearchRoutes(search),
 		awsapi.SecurityRoutes(certs, pols), awsapi.ConnectivityRoutes(d.connectivity, d.connectivity),
 		awsapi.FleetMetricsRoutes(fleetMetrics),
+		awsapi.ProvisioningRoutes(control.NewFleetProvisioning(d.store, d.ca, control.ProvisioningOptions{Region: d.cfg.Region,
+			AccountID: d.cfg.AccountID, Logger: d.logger})),
 		awsapi.LoggingRoutes(control.NewIoTLogging(d.store, control.IoTLoggingOptions{Logger: d.logger}))))
 	// CloudWatch Logs: log groups, their streams and events.
 	logGroups := d.monitor.logEvents.Groups(control.NewLogGroups(d.store, control.LogGroupsOptions{Region: d.cfg.Region,

@@ -78,6 +78,8 @@ func allIoTRoutes() []Route {
 	conn := fakeConnectivity{&fakeRegistry{}}
 	routes = append(routes, ConnectivityRoutes(conn, conn)...)
 	routes = append(routes, FleetMetricsRoutes(fakeFleetMetrics{&fakeRegistry{}})...)
+	routes = append(routes, ProvisioningRoutes(fakeProvisioning{&fakeRegistry{}})...)
+	routes = append(routes, LoggingRoutes(stubIoTLogging{})...)
 	return append(routes, SearchRoutes(fakeSearch{})...)
 }
 
@@ -88,5 +90,6 @@ func TestIndexingRoutesCoverServices(t *testing.T) {
 	checkRoutesCover(t, allIoTRoutes(), reflect.TypeFor[iotdm.Registry](), reflect.TypeFor[iotdm.Indexing](),
 		reflect.TypeFor[iotdm.DynamicGroups](), reflect.TypeFor[iotdm.Search](), reflect.TypeFor[iotdm.Certificates](),
 		reflect.TypeFor[iotdm.Policies](), reflect.TypeFor[iotdm.Connectivity](), reflect.TypeFor[iotdm.EventConfigurations](),
-		reflect.TypeFor[iotdm.FleetMetrics]())
+		reflect.TypeFor[iotdm.FleetMetrics](), reflect.TypeFor[iotdm.ProvisioningTemplates](),
+		reflect.TypeFor[iotdm.IoTLogging]())
 }

@@ -578,3 +578,35 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+// PublishTo sends a message to the connection of one client id only: the
+// reply of a request/response service that must not reach other clients
+// (AWS: fleet provisioning answers "through the same MQTT connection used
+// to publish the API request"). It is delivered when the client has a
+// subscription matching topic and its policy allows iot:Receive on it, at
+// QoS 0 (the requests' own topics carry QoS 1 requests; a lost reply is
+// asked again). Nothing is sent, without error, when the client is not
+// connected or not subscribed.
+func (b *Broker) PublishTo(ctx context.Context, clientID, topic string, payload []byte, qos byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	cl, ok := b.server.Clients.Get(clientID)
+	if !ok || cl.Closed() {
+		return nil
+	}
+	if _, subscribed := b.server.Topics.Subscribers(topic).Subscriptions[clientID]; !subscribed {
+		return nil
+	}
+	c := b.conns.get(cl)
+	if c == nil || !c.authorization().Allowed(ActionReceive, TopicResource(topic)) {
+		b.obs.Denied(ActionReceive)
+		return nil
+	}
+	pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish}, TopicName: topic, Payload: payload}
+	if err := cl.WritePacket(pk); err != nil && !errors.Is(err, mqtt.ErrConnectionClosed) {
+		return fmt.Errorf("publish to %s: %w", clientID, err)
+	}
+	b.obs.MessageOut(0, len(payload))
+	return nil
+}
