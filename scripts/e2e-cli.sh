@@ -270,6 +270,9 @@ run_script e2e-mqtt.sh env IOTDM_BIN="$bin" bash "$root/scripts/e2e-mqtt.sh"
 # Fleet monitoring: fleet metric, CloudWatch, alarms, AWS IoT logs.
 run_script e2e-monitoring.sh env IOTDM_BIN="$bin" bash "$root/scripts/e2e-monitoring.sh"
 
+# Jobs: a firmware job to a dynamic group, taken by mosquitto devices.
+run_script e2e-jobs.sh env IOTDM_BIN="$bin" bash "$root/scripts/e2e-jobs.sh"
+
 # The web console in headless Chromium.
 run_script e2e-console.sh env IOTDM_BIN="$bin" bash "$root/scripts/e2e-console.sh"
 

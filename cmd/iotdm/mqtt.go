@@ -11,6 +11,8 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"sync"
+	"time"
 
 	"github.com/iotdm/iotdm"
 	"github.com/iotdm/iotdm/internal/broker"
@@ -42,6 +44,11 @@ type mqttRuntime struct {
 	// the server owns, like the follower.
 	stopEvents context.CancelFunc
 	eventsDone chan struct{}
+	// jobs is AWS IoT Jobs: its device side answers on the jobs topics,
+	// its loops follow the store and the clock until stopJobs.
+	jobs     *control.Jobs
+	stopJobs context.CancelFunc
+	jobsDone sync.WaitGroup
 }
 
 // startBroker builds the device access and the broker, starts the follower
@@ -199,8 +206,47 @@ func (s *server) startBroker(ctx context.Context) error {
 			log.Error("registry events stopped", "err", err)
 		}
 	}()
+	// Jobs: continuous jobs follow group membership, static from the
+	// change feed (from the same seq), dynamic through the feeder's hook.
+	var dynamic control.DynamicMembership
 	if s.feeder != nil {
-		s.feeder.SetMembershipHook(events.EnqueueDynamicMembership)
+		dynamic = s.feeder
+	}
+	jobs := control.NewJobs(s.store, control.JobsOptions{Region: s.cfg.Region, AccountID: s.cfg.AccountID,
+		Dynamic: dynamic, Logger: s.log})
+	jobs.SetPublisher(b)
+	s.mqtt.jobs = jobs
+	unsubJobs, err := b.Subscribe(control.JobsTopicFilter, func(m broker.Message) {
+		if m.Will {
+			return
+		}
+		if err := jobs.HandleMQTT(sctx, m.Topic, m.Payload, m.ClientID); err != nil {
+			log.Warn("jobs request over MQTT", "topic", m.Topic, "clientId", m.ClientID, "err", err)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("mqtt: %w", err)
+	}
+	s.mqtt.unsubscribeMore = append(s.mqtt.unsubscribeMore, unsubJobs)
+	jctx, jstop := context.WithCancel(context.WithoutCancel(ctx))
+	s.mqtt.stopJobs = jstop
+	for name, run := range map[string]func(context.Context) error{
+		"jobs":        func(ctx context.Context) error { return jobs.Run(ctx, from) },
+		"jobs ticker": func(ctx context.Context) error { return jobs.RunTicker(ctx, time.Second) },
+	} {
+		s.mqtt.jobsDone.Add(1)
+		go func() {
+			defer s.mqtt.jobsDone.Done()
+			if err := run(jctx); err != nil && jctx.Err() == nil {
+				log.Error(name+" stopped", "err", err)
+			}
+		}()
+	}
+	if s.feeder != nil {
+		s.feeder.SetMembershipHook(func(group, thing string, added bool) {
+			events.EnqueueDynamicMembership(group, thing, added)
+			jobs.OnMembership(group, thing, added)
+		})
 	}
 
 	if err := b.Start(ctx); err != nil {
@@ -227,6 +273,10 @@ func (s *server) stopBroker(ctx context.Context) error {
 		}
 		s.mqtt.stopEvents()
 		<-s.mqtt.eventsDone
+	}
+	if s.mqtt.stopJobs != nil {
+		s.mqtt.stopJobs()
+		s.mqtt.jobsDone.Wait()
 	}
 	if s.broker != nil {
 		if cerr := s.broker.Close(ctx); cerr != nil {

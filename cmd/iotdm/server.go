@@ -164,6 +164,7 @@ func (s *server) Start(ctx context.Context) (err error) {
 		bus:          messageBus{b: s.broker},
 		metrics:      s.metrics,
 		monitor:      s.monitor,
+		jobs:         s.mqtt.jobs,
 	})
 	if err != nil {
 		return err

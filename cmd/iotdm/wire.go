@@ -50,6 +50,7 @@ type apiDeps struct {
 	connectivity *control.Connectivity
 	bus          control.MessageBus // the broker, for iot-data Publish and retained messages
 	monitor      *monitoring        // metric and log event stores, alarm actions
+	jobs         *control.Jobs      // AWS IoT Jobs, whose device side runs on the broker
 	metrics      *telemetry.Metrics // counts every request
 }
 
@@ -98,6 +99,7 @@ func newAPIHandler(ctx context.Context, d apiDeps) (http.Handler, *apiServices, 
 	edge.Handle("iot", awsapi.NewIoT(registry, awsapi.IndexingRoutes(indexing, registry), awsapi.SearchRoutes(search),
 		awsapi.SecurityRoutes(certs, pols), awsapi.ConnectivityRoutes(d.connectivity, d.connectivity),
 		awsapi.FleetMetricsRoutes(fleetMetrics),
+		awsapi.JobsRoutes(d.jobs),
 		awsapi.ProvisioningRoutes(control.NewFleetProvisioning(d.store, d.ca, control.ProvisioningOptions{Region: d.cfg.Region,
 			AccountID: d.cfg.AccountID, Logger: d.logger})),
 		awsapi.LoggingRoutes(control.NewIoTLogging(d.store, control.IoTLoggingOptions{Logger: d.logger}))))
@@ -128,6 +130,7 @@ func newAPIHandler(ctx context.Context, d apiDeps) (http.Handler, *apiServices, 
 	data := awsapi.NewIoTData(d.shadows, awsapi.MessagingRoutes(control.NewMessaging(d.bus, d.shadows, d.logger)))
 	edge.Handle("iotdata", data)
 	edge.Handle("iotdevicegateway", data)
+	edge.Handle(awsapi.JobsDataSigningName, awsapi.NewIoTJobsData(d.jobs.Data()))
 	stop := make(chan struct{})
 	web := console.New(console.Deps{
 		Keys: adminKeyLookup(d.key), Store: d.store, Registry: registry, Search: search, Indexing: indexing,

@@ -80,6 +80,7 @@ func allIoTRoutes() []Route {
 	routes = append(routes, FleetMetricsRoutes(fakeFleetMetrics{&fakeRegistry{}})...)
 	routes = append(routes, ProvisioningRoutes(fakeProvisioning{&fakeRegistry{}})...)
 	routes = append(routes, LoggingRoutes(stubIoTLogging{})...)
+	routes = append(routes, JobsRoutes(nopJobs{})...)
 	return append(routes, SearchRoutes(fakeSearch{})...)
 }
 
@@ -91,5 +92,5 @@ func TestIndexingRoutesCoverServices(t *testing.T) {
 		reflect.TypeFor[iotdm.DynamicGroups](), reflect.TypeFor[iotdm.Search](), reflect.TypeFor[iotdm.Certificates](),
 		reflect.TypeFor[iotdm.Policies](), reflect.TypeFor[iotdm.Connectivity](), reflect.TypeFor[iotdm.EventConfigurations](),
 		reflect.TypeFor[iotdm.FleetMetrics](), reflect.TypeFor[iotdm.ProvisioningTemplates](),
-		reflect.TypeFor[iotdm.IoTLogging]())
+		reflect.TypeFor[iotdm.IoTLogging](), reflect.TypeFor[iotdm.Jobs]())
 }
