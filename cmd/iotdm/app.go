@@ -42,6 +42,10 @@ func (a *app) run(ctx context.Context, args []string) int {
 	switch cmd {
 	case "stack":
 		return a.runStack(ctx, rest)
+	case "provision":
+		return a.runProvision(ctx, rest)
+	case "simulate":
+		return a.runSimulate(ctx, rest)
 	case "serve", "env", "up":
 		cfg, err := loadConfig(rest, a.env, a.readFile)
 		if errors.Is(err, errHelp) {

@@ -64,6 +64,9 @@ type Config struct {
 	// FleetMetricMinPeriod is the shortest fleet metric period accepted
 	// (AWS: 60 s); shorter periods are for development and tests.
 	FleetMetricMinPeriod time.Duration
+	// Simulate is how many simulated devices iotdm up runs besides the seed
+	// stack's sample sensors; negative (the default) runs none.
+	Simulate int
 	// AlarmEvaluationInterval is how often alarms are evaluated (AWS: every
 	// minute); shorter intervals are for development and tests.
 	AlarmEvaluationInterval time.Duration
@@ -125,6 +128,7 @@ const (
 	optCAValidity          = "ca-validity"
 	optFleetMetricMin      = "fleet-metric-min-period"
 	optAlarmInterval       = "alarm-evaluation-interval"
+	optSimulate            = "simulate"
 	optStoreCacheMiB       = "store-cache-mib"
 	optMQTTWebSocketAddr   = "mqtt-ws-addr"
 	optMQTTPlainAddr       = "mqtt-plain-addr"
@@ -185,6 +189,9 @@ func options() []option {
 		{name: optAlarmInterval, arg: "DURATION", env: "IOTDM_ALARM_EVALUATION_INTERVAL", def: "60s",
 			usage: "how often CloudWatch alarms are evaluated (AWS: 60s; shorter for development and tests)",
 			check: checkPositiveDuration, set: func(c *Config, v string) { c.AlarmEvaluationInterval, _ = time.ParseDuration(v) }},
+		{name: optSimulate, arg: "N", env: "IOTDM_SIMULATE", def: "off",
+			usage: "iotdm up: run the seed stack's sample sensors and N more simulated devices (off: none)",
+			check: checkSimulate, set: func(c *Config, v string) { c.Simulate = simulateCount(v) }},
 		{name: optCAValidity, arg: "DURATION", env: "IOTDM_CA_VALIDITY", def: defaultCAValidity,
 			usage: "validity of the built-in certificate authority created on first start (DATA-DIR/ca.pem)",
 			check: checkPositiveDuration, set: func(c *Config, v string) { c.CAValidity, _ = time.ParseDuration(v) }},
@@ -551,4 +558,21 @@ func parseLogLevel(v string) (slog.Level, error) {
 		return slog.LevelError, nil
 	}
 	return 0, errors.New("must be debug, info, warn or error")
+}
+
+// checkSimulate accepts "off" or a device count.
+func checkSimulate(v string) error {
+	if v == "off" {
+		return nil
+	}
+	return checkNonNegativeInt(v)
+}
+
+// simulateCount is the Simulate of a checked value: -1 for off.
+func simulateCount(v string) int {
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return -1
+	}
+	return n
 }

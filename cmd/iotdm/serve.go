@@ -35,6 +35,13 @@ func runUp(ctx context.Context, cfg Config, version string, logger *slog.Logger,
 			return fmt.Errorf("deploy %s: %w", stacks.SeedName, err)
 		}
 		printUp(stdout, s)
+		if cfg.Simulate >= 0 {
+			// Simulated devices run until the server stops; their failure
+			// is reported, not a reason to stop serving.
+			if err := s.simulate(ctx, cfg.Simulate, stdout); err != nil {
+				fmt.Fprintf(stderr, "iotdm up: simulated devices stopped: %v\n", err)
+			}
+		}
 		return nil
 	})
 }

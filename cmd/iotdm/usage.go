@@ -9,8 +9,13 @@ const mainUsage = `iotdm is a self-hosted AWS IoT Core compatible server.
 
 Usage:
   iotdm serve [flags]    run the server
+  iotdm up [flags]       serve, with the IoTDeviceManagementStack deployed
+                         (--simulate N adds simulated devices)
   iotdm env [flags]      print shell commands that point the AWS CLI and SDKs
                          at the server: eval "$(iotdm env)"
+  iotdm stack ...        deploy, diff and destroy CloudFormation stacks
+  iotdm provision ...    register devices in bulk (things, certificates, files)
+  iotdm simulate ...     run simulated devices over MQTT
   iotdm version          print the version
   iotdm help [command]   show help for a command
 
@@ -21,7 +26,7 @@ Run 'iotdm help serve' for the flags, environment variables and config file.
 func commandUsage(cmd string) string {
 	var b strings.Builder
 	switch cmd {
-	case "serve":
+	case "serve", "up":
 		b.WriteString("Usage: iotdm serve [flags]\n\n" +
 			"Runs the server: the AWS API endpoint (SigV4, authenticated against the admin\n" +
 			"key in DATA-DIR/credentials, created on first start), GET /healthz and the\n" +
@@ -32,6 +37,12 @@ func commandUsage(cmd string) string {
 			"Prints shell commands that make the AWS CLI and SDKs use the server of the\n" +
 			"data directory: eval \"$(iotdm env --data-dir DIR)\". The endpoint is the\n" +
 			"running server's (from DATA-DIR/server.json), else the configured address.\n\n")
+	case "provision":
+		return provisionUsage
+	case "simulate":
+		return simulateUsage
+	case "stack":
+		return stackUsage
 	case "version":
 		return "Usage: iotdm version\n\nPrints the version of iotdm.\n"
 	case "help":
