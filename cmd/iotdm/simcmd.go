@@ -82,7 +82,10 @@ const simulateUsage = `Usage: iotdm simulate (--from DIR | --count N) [flags]
 Runs simulated devices: each connects over MQTT 5 with mutual TLS as its thing,
 reports its shadow (temperature, humidity, battery, firmware) on
 $aws/things/{thing}/shadow/update, installs a firmware version set in its
-shadow's desired state after a delay and reports it, publishes telemetry on
+shadow's desired state after a delay and reports it, takes AWS IoT Jobs
+(start-next on $aws/things/{thing}/jobs/notify-next; a firmware job is
+installed after the same delay and its execution updated to SUCCEEDED or
+FAILED; the device policy must allow $aws/things/{thing}/jobs/*), publishes telemetry on
 devices/{thing}/telemetry, and disconnects and reconnects at random. A status
 line shows connected devices, messages per second and errors.
 
@@ -99,6 +102,7 @@ Behaviour:
   --qos Q              QoS of telemetry, 0 or 1 (default 0); shadow requests use 1
   --shadow-interval D  how often each device reports its whole state (default 1m)
   --firmware-delay D   time to install a new firmware (default 10s, ±50%)
+  --job-failure-rate P share of firmware jobs reported FAILED (0 to 1, default 0)
   --churn P            probability per minute that a device disconnects (default 0)
   --duration D         stop after D (default: run until interrupted)
   --connect-concurrency N  connects in progress at once (default 32)
@@ -398,6 +402,7 @@ type simulateFlags struct {
 	qos                int
 	shadowInterval     time.Duration
 	firmwareDelay      time.Duration
+	jobFailureRate     float64
 	churn              float64
 	duration           time.Duration
 	connectConcurrency int
@@ -419,6 +424,7 @@ func (a *app) runSimulate(ctx context.Context, args []string) int {
 	fs.IntVar(&f.qos, "qos", 0, "telemetry QoS")
 	fs.DurationVar(&f.shadowInterval, "shadow-interval", time.Minute, "shadow report interval")
 	fs.DurationVar(&f.firmwareDelay, "firmware-delay", 10*time.Second, "firmware install time")
+	fs.Float64Var(&f.jobFailureRate, "job-failure-rate", 0, "share of firmware jobs reported FAILED")
 	fs.Float64Var(&f.churn, "churn", 0, "disconnect probability per minute")
 	fs.DurationVar(&f.duration, "duration", 0, "stop after this long")
 	fs.IntVar(&f.connectConcurrency, "connect-concurrency", 32, "connects at once")
@@ -445,6 +451,8 @@ func (a *app) runSimulate(ctx context.Context, args []string) int {
 		return usage("--qos must be 0 or 1")
 	case f.churn < 0 || f.churn > 1:
 		return usage("--churn is a probability between 0 and 1")
+	case !(f.jobFailureRate >= 0 && f.jobFailureRate <= 1):
+		return usage("--job-failure-rate is a share between 0 and 1")
 	case f.duration < 0 || f.firmwareDelay < 0:
 		return usage("durations must not be negative")
 	case f.connectConcurrency < 1:
@@ -467,7 +475,7 @@ func (a *app) runSimulate(ctx context.Context, args []string) int {
 		return exitError
 	}
 	cfg := sim.Config{Devices: devices, Endpoint: f.endpoint, Rate: f.rate, TelemetryQoS: byte(f.qos),
-		ShadowInterval: f.shadowInterval, FirmwareDelay: f.firmwareDelay, Churn: f.churn,
+		ShadowInterval: f.shadowInterval, FirmwareDelay: f.firmwareDelay, JobFailureRate: f.jobFailureRate, Churn: f.churn,
 		ConnectConcurrency: f.connectConcurrency, SyncAttributes: f.syncAttributes}
 	if f.shadowInterval == 0 {
 		cfg.ShadowInterval = -1
@@ -601,6 +609,12 @@ func simStatus(st, prev sim.Stats, d time.Duration) string {
 		per(st.Telemetry-prev.Telemetry), per(st.ShadowUpdates-prev.ShadowUpdates))
 	if st.FirmwareApplied > 0 {
 		s += fmt.Sprintf("  firmware updates %d", st.FirmwareApplied)
+	}
+	if st.JobsSucceeded+st.JobsFailed > 0 {
+		s += fmt.Sprintf("  jobs succeeded %d failed %d", st.JobsSucceeded, st.JobsFailed)
+	}
+	if st.JobsRefused > 0 {
+		s += fmt.Sprintf("  jobs refused by policy %d", st.JobsRefused)
 	}
 	if st.Disconnects > 0 {
 		s += fmt.Sprintf("  churned %d", st.Disconnects)

@@ -443,9 +443,9 @@ func TestSimulateCommand(t *testing.T) {
 func TestSimStatusLine(t *testing.T) {
 	prev := sim.Stats{Telemetry: 100, ShadowUpdates: 10}
 	st := sim.Stats{Devices: 10, Connected: 9, Connecting: 1, Telemetry: 200, ShadowUpdates: 15, FirmwareApplied: 2,
-		ConnectFailures: 1, LastError: "connect x: refused"}
+		JobsSucceeded: 3, JobsFailed: 1, ConnectFailures: 1, LastError: "connect x: refused"}
 	got := simStatus(st, prev, 2*time.Second)
-	want := "devices 10  connected 9  connecting 1  52 msg/s (telemetry 50, shadow 2.5)  firmware updates 2  errors 1 (last: connect x: refused)"
+	want := "devices 10  connected 9  connecting 1  52 msg/s (telemetry 50, shadow 2.5)  firmware updates 2  jobs succeeded 3 failed 1  errors 1 (last: connect x: refused)"
 	if got != want {
 		t.Errorf("simStatus = %q, want %q", got, want)
 	}
@@ -519,5 +519,132 @@ func TestUpSimulate(t *testing.T) {
 	}
 	if p := thingPrincipals(t, c, "sensor-00001"); len(p) != 1 {
 		t.Errorf("sensor-00001 has %d certificates after a restart, want 1", len(p))
+	}
+}
+
+// jobsDevicePolicy is the seed device policy plus the jobs topics.
+const jobsDevicePolicy = `{
+  "Version": "2012-10-17",
+  "Statement": [
+    {"Effect": "Allow", "Action": "iot:Connect",
+     "Resource": "arn:aws:iot:us-east-1:123456789012:client/${iot:Connection.Thing.ThingName}"},
+    {"Effect": "Allow", "Action": ["iot:Publish", "iot:Receive"],
+     "Resource": ["arn:aws:iot:us-east-1:123456789012:topic/$aws/things/${iot:Connection.Thing.ThingName}/shadow/*",
+                  "arn:aws:iot:us-east-1:123456789012:topic/$aws/things/${iot:Connection.Thing.ThingName}/jobs/*",
+                  "arn:aws:iot:us-east-1:123456789012:topic/devices/${iot:Connection.Thing.ThingName}/*"]},
+    {"Effect": "Allow", "Action": "iot:Subscribe",
+     "Resource": ["arn:aws:iot:us-east-1:123456789012:topicfilter/$aws/things/${iot:Connection.Thing.ThingName}/shadow/*",
+                  "arn:aws:iot:us-east-1:123456789012:topicfilter/$aws/things/${iot:Connection.Thing.ThingName}/jobs/*",
+                  "arn:aws:iot:us-east-1:123456789012:topicfilter/devices/${iot:Connection.Thing.ThingName}/*"]}
+  ]
+}`
+
+func TestSimulatorJobs(t *testing.T) {
+	f := newMQFixture(t)
+	ctx := t.Context()
+	createPolicy(t, f.c, "jobs-device-policy", jobsDevicePolicy)
+	dir := t.TempDir()
+	okDir, failDir, seedDir := filepath.Join(dir, "ok"), filepath.Join(dir, "fail"), filepath.Join(dir, "seed")
+	simCmd(t, f, exitOK, "provision", append(provisionArgs(okDir, "jobok-", 1, "--attributes", "firmware=1.0.0"), "--policy", "jobs-device-policy")...)
+	simCmd(t, f, exitOK, "provision", append(provisionArgs(failDir, "jobfail-", 1, "--attributes", "firmware=1.0.0"), "--policy", "jobs-device-policy")...)
+	simCmd(t, f, exitOK, "provision", provisionArgs(seedDir, "jobseed-", 1)...)
+
+	createJob := func(id, thing, doc string) {
+		t.Helper()
+		th := must[*iot.DescribeThingOutput](t, "DescribeThing")(f.c.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String(thing)}))
+		must[*iot.CreateJobOutput](t, "CreateJob("+id+")")(f.c.CreateJob(ctx, &iot.CreateJobInput{JobId: aws.String(id),
+			Targets: []string{aws.ToString(th.ThingArn)}, Document: aws.String(doc)}))
+	}
+	execution := func(id, thing string) (types.JobExecutionStatus, map[string]string) {
+		out, err := f.c.DescribeJobExecution(ctx, &iot.DescribeJobExecutionInput{JobId: aws.String(id), ThingName: aws.String(thing)})
+		if err != nil || out.Execution == nil {
+			return "", nil
+		}
+		var details map[string]string
+		if out.Execution.StatusDetails != nil {
+			details = out.Execution.StatusDetails.DetailsMap
+		}
+		return out.Execution.Status, details
+	}
+
+	t.Run("a firmware job is installed, reported and SUCCEEDED", func(t *testing.T) {
+		devices, err := sim.ReadDevices(okDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var reported []string
+		var mu sync.Mutex
+		s, err := sim.New(sim.Config{Devices: devices, Rate: 0, ShadowInterval: -1, FirmwareDelay: 100 * time.Millisecond,
+			OnFirmwareReported: func(thing, version string, _ time.Time) {
+				mu.Lock()
+				reported = append(reported, thing+" "+version)
+				mu.Unlock()
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- s.Run(rctx) }()
+		defer func() { cancel(); <-done }()
+		simWaitFor(t, "jobok-00001 connected", func() bool { return s.Stats().Connected == 1 })
+		// A job created while the device is connected comes with notify-next.
+		createJob("fw-ok-1", "jobok-00001", `{"operation":"firmwareUpdate","version":"2.0.0"}`)
+		simWaitFor(t, "fw-ok-1 SUCCEEDED", func() bool {
+			st, _ := execution("fw-ok-1", "jobok-00001")
+			return st == types.JobExecutionStatusSucceeded
+		})
+		if _, d := execution("fw-ok-1", "jobok-00001"); d["firmware"] != "2.0.0" {
+			t.Errorf("statusDetails = %v, want firmware 2.0.0", d)
+		}
+		// A second one, queued behind nothing, with a firmware field.
+		createJob("fw-ok-2", "jobok-00001", `{"firmware":"2.1.0"}`)
+		simWaitFor(t, "fw-ok-2 SUCCEEDED", func() bool {
+			st, _ := execution("fw-ok-2", "jobok-00001")
+			return st == types.JobExecutionStatusSucceeded
+		})
+		simWaitFor(t, "2 jobs counted", func() bool { return s.Stats().JobsSucceeded == 2 })
+		mu.Lock()
+		got := slices.Clone(reported)
+		mu.Unlock()
+		if !slices.Equal(got, []string{"jobok-00001 2.0.0", "jobok-00001 2.1.0"}) {
+			t.Errorf("OnFirmwareReported calls = %v", got)
+		}
+		if st := s.Stats(); st.JobsFailed != 0 || st.JobsRejected != 0 || st.JobsRefused != 0 || st.FirmwareApplied != 2 {
+			t.Errorf("Stats = %+v", st)
+		}
+	})
+
+	t.Run("simulate --job-failure-rate 1 fails a queued job", func(t *testing.T) {
+		createJob("fw-fail-1", "jobfail-00001", `{"operation":"firmwareUpdate","version":"3.0.0"}`)
+		out := simCmd(t, f, exitOK, "simulate", "--from", failDir, "--rate", "0", "--firmware-delay", "50ms",
+			"--job-failure-rate", "1", "--duration", "3s")
+		st, d := execution("fw-fail-1", "jobfail-00001")
+		if st != types.JobExecutionStatusFailed || d["reason"] == "" {
+			t.Errorf("fw-fail-1 = %s %v, want FAILED with a reason\n%s", st, d, out)
+		}
+	})
+
+	t.Run("a policy without the jobs topics leaves the device running without jobs", func(t *testing.T) {
+		devices, err := sim.ReadDevices(seedDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := sim.New(sim.Config{Devices: devices, Rate: 0, ShadowInterval: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- s.Run(rctx) }()
+		defer func() { cancel(); <-done }()
+		simWaitFor(t, "the refusal", func() bool { st := s.Stats(); return st.Connected == 1 && st.JobsRefused == 1 })
+		if st := s.Stats(); !strings.Contains(st.LastError, "jobs/*") || st.Connects != 1 {
+			t.Errorf("Stats = %+v, want one connect and the policy hint", st)
+		}
+	})
+
+	if _, err := sim.New(sim.Config{Devices: []*sim.Device{{}}, JobFailureRate: 1.5}); err == nil {
+		t.Error("New(JobFailureRate 1.5) succeeded")
 	}
 }

@@ -20,7 +20,9 @@ const (
 	evTelemetry
 	evShadow
 	evFirmware
-	evChurn // a random disconnect
+	evChurn   // a random disconnect
+	evJobNext // publish jobs/start-next
+	evJob     // finish the job execution in progress
 )
 
 type event struct {

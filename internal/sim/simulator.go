@@ -42,6 +42,9 @@ type Config struct {
 	// version it finds in its shadow's desired state (each update takes
 	// between half and one and a half times it; default 10 s).
 	FirmwareDelay time.Duration
+	// JobFailureRate is the share of firmware jobs (AWS IoT Jobs, see
+	// jobs.go) a device reports FAILED instead of SUCCEEDED (0 to 1).
+	JobFailureRate float64
 	// Churn is the probability that a connected device disconnects within
 	// a minute (0 to 1); it comes back after ChurnOffline on average
 	// (default 5 s).
@@ -89,12 +92,16 @@ type Stats struct {
 	PublishErrors      int64
 	AttributeSyncs     int64
 	AttributeErrors    int64
-	LastError          string
+	// Jobs: executions reported SUCCEEDED and FAILED (accepted by the
+	// service), and requests the service rejected. JobsRefused counts
+	// connections whose subscription to the jobs topics the policy refused.
+	JobsSucceeded, JobsFailed, JobsRejected, JobsRefused int64
+	LastError                                            string
 }
 
 // Errors is every failure counted.
 func (s Stats) Errors() int64 {
-	return s.ConnectFailures + s.Drops + s.ShadowRejected + s.PublishErrors + s.AttributeErrors
+	return s.ConnectFailures + s.Drops + s.ShadowRejected + s.PublishErrors + s.AttributeErrors + s.JobsRejected
 }
 
 // Messages is the messages published.
@@ -117,8 +124,10 @@ type Simulator struct {
 	disconnects, drops,
 	telemetry, shadowUpdates, shadowRejected, deltas,
 	firmwareApplied, publishErrors,
-	attrSyncs, attrErrors atomic.Int64
-	lastErr atomic.Pointer[string]
+	attrSyncs, attrErrors,
+	jobsSucceeded, jobsFailed, jobsRejected, jobsRefused atomic.Int64
+	jobsHint atomic.Bool // the policy hint was logged
+	lastErr  atomic.Pointer[string]
 }
 
 type attrSync struct{ thing, firmware string }
@@ -155,6 +164,8 @@ type device struct {
 	drain             float64 // percent per second
 	lastDrain         time.Time
 	seq               uint64
+	jobs              bool    // subscribed to the jobs topics on this connection
+	job               *simJob // the job execution in progress
 }
 
 // New prepares a simulator: it parses every device's certificate and key.
@@ -164,6 +175,9 @@ func New(cfg Config) (*Simulator, error) {
 	}
 	if cfg.Rate < 0 || math.IsNaN(cfg.Rate) || math.IsInf(cfg.Rate, 0) {
 		return nil, errors.New("rate must be a non-negative number")
+	}
+	if !(cfg.JobFailureRate >= 0 && cfg.JobFailureRate <= 1) {
+		return nil, errors.New("job failure rate must be between 0 and 1")
 	}
 	if cfg.Churn < 0 || cfg.Churn > 1 {
 		return nil, errors.New("churn must be a probability between 0 and 1")
@@ -259,7 +273,9 @@ func (s *Simulator) Stats() Stats {
 		Disconnects: s.disconnects.Load(), Drops: s.drops.Load(),
 		Telemetry: s.telemetry.Load(), ShadowUpdates: s.shadowUpdates.Load(), ShadowRejected: s.shadowRejected.Load(),
 		Deltas: s.deltas.Load(), FirmwareApplied: s.firmwareApplied.Load(), PublishErrors: s.publishErrors.Load(),
-		AttributeSyncs: s.attrSyncs.Load(), AttributeErrors: s.attrErrors.Load()}
+		AttributeSyncs: s.attrSyncs.Load(), AttributeErrors: s.attrErrors.Load(),
+		JobsSucceeded: s.jobsSucceeded.Load(), JobsFailed: s.jobsFailed.Load(),
+		JobsRejected: s.jobsRejected.Load(), JobsRefused: s.jobsRefused.Load()}
 	if p := s.lastErr.Load(); p != nil {
 		st.LastError = *p
 	}
@@ -402,9 +418,11 @@ func (s *Simulator) dial(ctx context.Context, d *device) {
 	d.gen++
 	gen := d.gen
 	d.pending = "" // a firmware update in progress is found again in the shadow
+	d.job = nil    // and a job in progress through start-next
+	d.jobs = false
 	d.mu.Unlock()
 	s.connecting.Add(1)
-	c, err := s.open(ctx, d, gen)
+	c, jobs, err := s.open(ctx, d, gen)
 	s.connecting.Add(-1)
 	if err != nil {
 		d.mu.Lock()
@@ -432,7 +450,7 @@ func (s *Simulator) dial(ctx context.Context, d *device) {
 		s.sched.add(event{at: s.at(s.backoff(n)), dev: d, gen: gen, kind: evConnect})
 		return
 	}
-	d.state, d.client, d.failures = online, c, 0
+	d.state, d.client, d.failures, d.jobs = online, c, 0, jobs
 	report := d.report(time.Now())
 	d.mu.Unlock()
 	s.connected.Add(1)
@@ -443,6 +461,10 @@ func (s *Simulator) dial(ctx context.Context, d *device) {
 	s.publish(ctx, c, d.topics.ShadowUpdate, 1, report, &s.shadowUpdates)
 	// The shadow's delta, if any, comes back on …/get/accepted.
 	s.publish(ctx, c, d.topics.ShadowGet, 0, nil, nil)
+	if jobs {
+		// Takes up a job queued or in progress while offline.
+		s.publish(ctx, c, jobsTopic(d.name, "start-next"), 1, []byte("{}"), nil)
+	}
 	if s.cfg.Rate > 0 {
 		period := time.Duration(float64(time.Second) / s.cfg.Rate)
 		s.sched.add(event{at: s.at(time.Duration(rand.Int64N(int64(period) + 1))), dev: d, gen: gen, kind: evTelemetry})
@@ -469,14 +491,15 @@ func (s *Simulator) scheduleChurn(d *device, gen uint32) {
 	s.sched.add(event{at: s.at(wait), dev: d, gen: gen, kind: evChurn})
 }
 
-// open makes the connection: TLS, CONNECT, SUBSCRIBE.
-func (s *Simulator) open(ctx context.Context, d *device, gen uint32) (*paho.Client, error) {
+// open makes the connection: TLS, CONNECT, SUBSCRIBE. jobs reports
+// whether the subscription to the jobs topics was granted.
+func (s *Simulator) open(ctx context.Context, d *device, gen uint32) (_ *paho.Client, jobs bool, _ error) {
 	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
 	dialer := tls.Dialer{NetDialer: &net.Dialer{}, Config: d.tls}
 	nc, err := dialer.DialContext(ctx, "tcp", d.addr)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	receiveMax := uint16(16) // paho buffers this many incoming messages per client
 	c := paho.NewClient(paho.ClientConfig{
@@ -498,9 +521,9 @@ func (s *Simulator) open(ctx context.Context, d *device, gen uint32) (*paho.Clie
 	if err != nil {
 		nc.Close()
 		if ack != nil {
-			return nil, fmt.Errorf("CONNACK 0x%02x: %w", ack.ReasonCode, err)
+			return nil, false, fmt.Errorf("CONNACK 0x%02x: %w", ack.ReasonCode, err)
 		}
-		return nil, err
+		return nil, false, err
 	}
 	t := d.topics
 	sa, err := c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{
@@ -516,9 +539,14 @@ func (s *Simulator) open(ctx context.Context, d *device, gen uint32) (*paho.Clie
 	}
 	if err != nil {
 		_ = c.Disconnect(&paho.Disconnect{})
-		return nil, fmt.Errorf("subscribe: %w", err)
+		return nil, false, fmt.Errorf("subscribe: %w", err)
 	}
-	return c, nil
+	jobs, err = s.subscribeJobs(ctx, c, d)
+	if err != nil {
+		_ = c.Disconnect(&paho.Disconnect{})
+		return nil, false, fmt.Errorf("subscribe to jobs: %w", err)
+	}
+	return c, jobs, nil
 }
 
 // lost handles the end of connection gen that the simulator did not ask
@@ -604,20 +632,30 @@ func (s *Simulator) handle(ctx context.Context, e event) {
 		if !s.publish(ctx, c, d.topics.ShadowUpdate, 1, report, &s.shadowUpdates) {
 			return
 		}
-		s.firmwareApplied.Add(1)
-		if s.cfg.OnFirmwareReported != nil {
-			s.cfg.OnFirmwareReported(d.name, fw, time.Now())
-		}
-		if s.cfg.SyncAttributes {
-			select {
-			case s.syncs <- attrSync{d.name, fw}:
-			default:
-				s.attrErrors.Add(1)
-				s.fail("%s: attribute sync queue full", d.name)
-			}
-		}
+		s.firmwareReported(d, fw)
 	case evChurn:
 		s.churn(e)
+	case evJobNext:
+		s.startNextJob(ctx, e)
+	case evJob:
+		s.finishJob(ctx, e)
+	}
+}
+
+// firmwareReported counts a published report of firmware fw, calls
+// OnFirmwareReported and queues the attribute sync.
+func (s *Simulator) firmwareReported(d *device, fw string) {
+	s.firmwareApplied.Add(1)
+	if s.cfg.OnFirmwareReported != nil {
+		s.cfg.OnFirmwareReported(d.name, fw, time.Now())
+	}
+	if s.cfg.SyncAttributes {
+		select {
+		case s.syncs <- attrSync{d.name, fw}:
+		default:
+			s.attrErrors.Add(1)
+			s.fail("%s: attribute sync queue full", d.name)
+		}
 	}
 }
 
@@ -662,6 +700,10 @@ func (s *Simulator) publish(ctx context.Context, c *paho.Client, topic string, q
 func (s *Simulator) onMessage(d *device, gen uint32) func(paho.PublishReceived) (bool, error) {
 	return func(pr paho.PublishReceived) (bool, error) {
 		p := pr.Packet
+		if strings.HasPrefix(p.Topic, jobsTopic(d.name, "")) {
+			s.onJobsMessage(d, gen, p.Topic, p.Payload)
+			return true, nil
+		}
 		switch p.Topic {
 		case d.topics.ShadowDelta:
 			if st, ok := parseDelta(p.Payload, false); ok {
