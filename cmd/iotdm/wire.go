@@ -135,7 +135,7 @@ func newAPIHandler(ctx context.Context, d apiDeps) (http.Handler, *apiServices, 
 	web := console.New(console.Deps{
 		Keys: adminKeyLookup(d.key), Store: d.store, Registry: registry, Search: search, Indexing: indexing,
 		Shadows: d.shadows, Connectivity: d.connectivity, Certificates: certs, Policies: pols,
-		FleetMetrics: fleetMetrics, Alarms: alarms, Dashboards: dashboards, LogGroups: logGroups, Stacks: stacks,
+		FleetMetrics: fleetMetrics, Alarms: alarms, Dashboards: dashboards, LogGroups: logGroups, Stacks: stacks, Jobs: d.jobs,
 		Metrics: d.monitor.metrics, LogEvents: thingLogEvents(d.monitor.logEvents), Logger: d.logger,
 	}, console.Options{Region: d.cfg.Region, AccountID: d.cfg.AccountID, Shutdown: stop})
 	return edge, &apiServices{stacks: stacks, console: web, stopConsole: sync.OnceFunc(func() { close(stop) })}, nil

@@ -206,6 +206,8 @@ func TestBrowser(t *testing.T) {
 		{"19-dashboard", "monitoring/dashboards", "ul.cards a"},
 		{"20-stacks", "stacks", ""},
 		{"21-stack", "stacks", "table.list tbody th a"},
+		{"26-jobs", "jobs", ""},
+		{"27-job", "jobs", "table.list tbody th a"},
 	}
 	for _, p := range pages {
 		b.navigate(base + p.path)
@@ -228,7 +230,7 @@ func TestBrowser(t *testing.T) {
 
 	// 6. Phone width: no sideways scrolling; keyboard: the skip link first.
 	b.viewport(390, 844, true)
-	for _, p := range []struct{ name, path string }{{"22-phone-overview", ""}, {"23-phone-thing", "things/" + url.PathEscape(thing)}, {"24-phone-things", "things?q=*"}} {
+	for _, p := range []struct{ name, path string }{{"22-phone-overview", ""}, {"23-phone-thing", "things/" + url.PathEscape(thing)}, {"24-phone-things", "things?q=*"}, {"28-phone-jobs", "jobs"}} {
 		b.navigate(base + p.path)
 		b.waitFor(p.name+" charts", "[...document.querySelectorAll('figure[data-chart]')].every(f => f.hasAttribute('data-state'))", 15*time.Second)
 		var overflow int

@@ -6,7 +6,8 @@
 // feed), and lets them search things with the fleet query language, open a
 // thing (attributes, groups, connectivity, shadow, certificates, effective
 // policies), walk the group hierarchy, inspect policies and certificates,
-// chart fleet metrics, alarms and dashboards, and read stacks.
+// chart fleet metrics, alarms and dashboards, follow jobs (progress by
+// status, each device's execution) and cancel them, and read stacks.
 //
 // Everything the pages need is embedded: templates, the stylesheet, a little
 // JavaScript and the uPlot charting library (built from npm by web/build.sh
@@ -53,7 +54,10 @@ type Deps struct {
 	Dashboards   iotdm.Dashboards
 	LogGroups    iotdm.LogGroups
 	Stacks       iotdm.Stacks
-	Metrics      iotdm.MetricStore
+	// Jobs is the AWS IoT Jobs control plane: the jobs pages and their
+	// cancel form.
+	Jobs    iotdm.Jobs
+	Metrics iotdm.MetricStore
 	// Indexing lets the overview add its distribution fields to the fleet
 	// index's custom fields, on an operator's request.
 	Indexing iotdm.Indexing
@@ -221,6 +225,10 @@ func (c *console) routes() {
 	auth("GET "+p+"monitoring/alarms/{name}", c.alarm)
 	auth("GET "+p+"monitoring/dashboards", c.dashboards)
 	auth("GET "+p+"monitoring/dashboards/{name}", c.dashboard)
+
+	auth("GET "+p+"jobs", c.jobs)
+	auth("GET "+p+"jobs/{jobId}", c.job)
+	auth("POST "+p+"jobs/{jobId}/cancel", c.cancelJob)
 
 	auth("GET "+p+"stacks", c.stacks)
 	auth("GET "+p+"stacks/{name}", c.stack)

@@ -318,6 +318,15 @@ func TestPages(t *testing.T) {
 		{"/console/monitoring/dashboards", 200, []string{"IoTFleet-IoTDeviceManagementStack"}},
 		{"/console/monitoring/dashboards/IoTFleet-IoTDeviceManagementStack", 200, []string{"Connected Devices", "Devices on Latest Firmware", "w-12", "w-24", "Fleet health", "data-chart"}},
 		{"/console/monitoring/dashboards/nope", 404, nil},
+		{"/console/jobs", 200, []string{">Jobs<", "firmware-update-1-2-0", "reboot-sensors", "CONTINUOUS", "SNAPSHOT", `class="badge warn">IN_PROGRESS`,
+			"2 of 5 done · 2 queued, 1 in progress, 1 succeeded, 1 failed", "4 of 4 done · 2 succeeded, 1 rejected, 1 timed out", `class="p-succeeded"`, `aria-current="page">Jobs`}},
+		{"/console/jobs?status=COMPLETED", 200, []string{"reboot-sensors"}},
+		{"/console/jobs/firmware-update-1-2-0", 200, []string{"Job document", "&#34;operation&#34;: &#34;firmwareUpdate&#34;", "FirmwareLegacy-IoTDeviceManagementStack",
+			`data-testid="count-QUEUED">2<`, `data-testid="count-SUCCEEDED">1<`, `data-testid="count-FAILED">1<`, `data-testid="count-TIMED_OUT">0<`,
+			`href="/console/things/temp-sensor-03"`, `class="badge bad">FAILED`, "step</span>=<span class=\"v\">failed", "Cancel job", `action="/console/jobs/firmware-update-1-2-0/cancel"`}},
+		{"/console/jobs/firmware-update-1-2-0?status=QUEUED", 200, []string{"temp-sensor-04", "humidity-sensor-01"}},
+		{"/console/jobs/reboot-sensors", 200, []string{"COMPLETED", `data-testid="count-REJECTED">1<`, "temp-sensor-02"}},
+		{"/console/jobs/nope", 404, []string{"does not exist"}},
 		{"/console/stacks", 200, []string{"IoTDeviceManagementStack", "CREATE_COMPLETE", "Show 1 deleted stack"}},
 		{"/console/stacks/IoTDeviceManagementStack", 200, []string{"Outputs", "ThingGroupName", "SensorThingType", "AWS::IoT::ThingType", "Resource creation Initiated", "env"}},
 		{"/console/stacks/nope", 404, []string{"does not exist"}},
@@ -529,6 +538,60 @@ func TestCACertificateActions(t *testing.T) {
 	c.post("/console/cas/"+id+"/status", url.Values{"autoRegistration": {"ENABLE"}, "return": {"/console/security/cas"}})
 	if ca := w.cas[id]; ca.Status != "INACTIVE" || ca.AutoRegistrationStatus != "ENABLE" {
 		t.Errorf("CA after updates = %s %s, want INACTIVE ENABLE", ca.Status, ca.AutoRegistrationStatus)
+	}
+}
+
+func TestCancelJob(t *testing.T) {
+	c, w := signedIn(t, 0)
+	path := "/console/jobs/firmware-update-1-2-0/cancel"
+	back := "/console/jobs/firmware-update-1-2-0"
+	form := func() url.Values {
+		return url.Values{"reasonCode": {"BAD_BUILD"}, "comment": {" firmware 1.2.0 bricks sensors "}}
+	}
+	if r := c.do(http.MethodPost, path, form()); r.Code != http.StatusForbidden {
+		t.Fatalf("cancel without a CSRF token = %d, want 403", r.Code)
+	}
+	if len(w.canceled) != 0 {
+		t.Fatal("a refused request called CancelJob")
+	}
+	r := c.post(path, form())
+	if r.Code != http.StatusSeeOther || r.Header().Get("Location") != back {
+		t.Fatalf("cancel job = %d %q, want 303 to the job", r.Code, r.Header().Get("Location"))
+	}
+	want := iotdm.CancelJobInput{JobID: "firmware-update-1-2-0", ReasonCode: "BAD_BUILD", Comment: "firmware 1.2.0 bricks sensors"}
+	if len(w.canceled) != 1 || w.canceled[0] != want {
+		t.Fatalf("CancelJob calls = %+v, want [%+v]", w.canceled, want)
+	}
+	body := c.get(back).Body.String()
+	for _, s := range []string{"is canceled", "CANCELED", "BAD_BUILD", "firmware 1.2.0 bricks sensors", `data-testid="count-CANCELED">2<`, `data-testid="count-IN_PROGRESS">1<`} {
+		if !strings.Contains(body, s) {
+			t.Errorf("job page after cancel lacks %q", s)
+		}
+	}
+	if strings.Contains(body, `/cancel"`) {
+		t.Error("a canceled job still offers the cancel form")
+	}
+	// Canceling again is the service's conflict, shown on the page.
+	c.post(path, url.Values{"force": {"1"}})
+	if len(w.canceled) != 2 || !w.canceled[1].Force {
+		t.Fatalf("force cancel calls = %+v", w.canceled)
+	}
+	if body := c.get(back).Body.String(); !strings.Contains(body, "ConflictException") {
+		t.Error("canceling a canceled job did not show the service's error")
+	}
+}
+
+func TestJobProgress(t *testing.T) {
+	p := progressOf(&iotdm.JobProcessDetails{NumberOfSucceededThings: 3, NumberOfFailedThings: 1})
+	if p.Total != 4 || p.Done != 4 || len(p.Counts) != 8 {
+		t.Fatalf("progress = %+v", p)
+	}
+	seg := p.Segments()
+	if len(seg) != 2 || seg[0].X != "0.00" || seg[0].W != "75.00" || seg[1].X != "75.00" || seg[1].W != "25.00" {
+		t.Errorf("segments = %+v", seg)
+	}
+	if s := progressOf(nil).Summary(); s != "no executions yet" {
+		t.Errorf("empty summary = %q", s)
 	}
 }
 
@@ -745,7 +808,7 @@ func TestMissingServices(t *testing.T) {
 	for _, p := range []string{"/console/", "/console/things", "/console/things/x", "/console/groups", "/console/groups/x",
 		"/console/security/policies", "/console/security/policies/x", "/console/security/certificates", "/console/security/certificates/x",
 		"/console/security/cas", "/console/security/test?run=1", "/console/monitoring", "/console/monitoring/alarms/x",
-		"/console/monitoring/dashboards", "/console/monitoring/dashboards/x", "/console/stacks", "/console/stacks/x", "/console/api/metric?ns=a&name=b"} {
+		"/console/monitoring/dashboards", "/console/monitoring/dashboards/x", "/console/stacks", "/console/stacks/x", "/console/jobs", "/console/jobs/x", "/console/api/metric?ns=a&name=b"} {
 		r := c.get(p)
 		if r.Code >= 500 && r.Code != http.StatusNotImplemented {
 			t.Errorf("GET %s = %d:\n%s", p, r.Code, r.Body)
@@ -753,6 +816,12 @@ func TestMissingServices(t *testing.T) {
 	}
 	if r := c.get("/console/events"); r.Code != http.StatusNotImplemented {
 		t.Errorf("events without a store = %d, want 501", r.Code)
+	}
+	if r := c.get("/console/jobs"); r.Code != http.StatusNotImplemented || !strings.Contains(r.Body.String(), "Jobs is not available") {
+		t.Errorf("jobs without the Jobs service = %d, want 501 saying it is not available:\n%s", r.Code, r.Body)
+	}
+	if r := c.post("/console/jobs/x/cancel", nil); r.Code != http.StatusNotImplemented {
+		t.Errorf("cancel job without the Jobs service = %d, want 501", r.Code)
 	}
 }
 

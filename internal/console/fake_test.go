@@ -64,7 +64,10 @@ type world struct {
 	points       map[string][]iotdm.MetricPoint
 	metrics      map[string]iotdm.Metric
 	customFields map[string]bool
-	store        *fakeStore
+	jobs         map[string]*fjob
+	// canceled records the CancelJob calls.
+	canceled []iotdm.CancelJobInput
+	store    *fakeStore
 	// searches counts SearchIndex calls, for the benchmark's sanity.
 	searches int
 }
@@ -86,7 +89,7 @@ func newWorld(extra int, now time.Time) *world {
 		thingCerts: map[string][]string{}, policies: map[string]*fpolicy{}, dashboards: map[string]string{},
 		fleetMetrics: map[string]*iotdm.DescribeFleetMetricOutput{}, shadows: map[string]*shadow.State{},
 		points: map[string][]iotdm.MetricPoint{}, metrics: map[string]iotdm.Metric{}, customFields: map[string]bool{},
-		store: newFakeStore(now),
+		jobs: map[string]*fjob{}, store: newFakeStore(now),
 	}
 	seed := []struct{ name, loc, fw, typ string }{
 		{"temp-sensor-01", "Building-A", "1.0.0", "temperature"},
@@ -165,6 +168,7 @@ func newWorld(extra int, now time.Time) *world {
  {"type":"metric","x":12,"y":0,"width":12,"height":6,"properties":{"title":"Devices on Latest Firmware","view":"timeSeries","region":"us-east-1","period":300,"stat":"Average","metrics":[["IoTFleetMetrics","LatestFirmwareDevices-IoTDeviceManagementStack","AggregationType","count"]]}},
  {"type":"text","x":0,"y":6,"width":24,"height":2,"properties":{"markdown":"Fleet health of the sensor fleet."}}
 ]}`
+	w.addJobs()
 	w.shadows["temp-sensor-01/"], _ = shadowState(nil, `{"state":{"desired":{"interval":60},"reported":{"interval":60,"temperature":21.5,"firmware":"1.0.0"}}}`, now)
 	return w
 }
@@ -1000,6 +1004,185 @@ func (s fakeStacks) GetTemplate(context.Context, *iotdm.GetTemplateInput) (*iotd
 	return &iotdm.GetTemplateOutput{TemplateBody: "AWSTemplateFormatVersion: \"2010-09-09\"\nResources: {}\n"}, nil
 }
 
+// --- jobs ---
+
+type fexec struct {
+	thing   string
+	summary iotdm.JobExecutionSummary
+	details map[string]string
+}
+
+type fjob struct {
+	job   iotdm.Job
+	doc   string
+	execs []*fexec // sorted by thing
+}
+
+// addJobs adds a firmware update in progress over the legacy firmware group
+// and a finished reboot job.
+func (w *world) addJobs() {
+	arn := func(kind, name string) string {
+		return "arn:aws:iot:" + testRegion + ":" + testAccount + ":" + kind + "/" + name
+	}
+	add := func(id, status, sel, doc string, age time.Duration, targets []string, execs map[string]string) {
+		j := &fjob{doc: doc, job: iotdm.Job{JobARN: arn("job", id), JobID: id, TargetSelection: sel, Status: status, Targets: targets,
+			Description: "Job " + id, CreatedAt: iotdm.Timestamp{Time: w.now.Add(-age)}, LastUpdatedAt: iotdm.Timestamp{Time: w.now.Add(-age / 2)}}}
+		for thing, st := range execs {
+			e := &fexec{thing: thing, summary: iotdm.JobExecutionSummary{Status: st, QueuedAt: iotdm.Timestamp{Time: w.now.Add(-age)},
+				LastUpdatedAt: iotdm.Timestamp{Time: w.now.Add(-age / 2)}, ExecutionNumber: 1}}
+			if st != iotdm.ExecutionQueued {
+				e.summary.StartedAt = &iotdm.Timestamp{Time: w.now.Add(-age / 2)}
+				e.details = map[string]string{"step": strings.ToLower(st)}
+			}
+			j.execs = append(j.execs, e)
+		}
+		sort.Slice(j.execs, func(a, b int) bool { return j.execs[a].thing < j.execs[b].thing })
+		w.jobs[id] = j
+	}
+	add("firmware-update-1-2-0", iotdm.JobInProgress, iotdm.TargetContinuous, `{"operation":"firmwareUpdate","version":"1.2.0"}`, time.Hour,
+		[]string{arn("thinggroup", "FirmwareLegacy-IoTDeviceManagementStack"), arn("thing", "temp-sensor-02")},
+		map[string]string{"temp-sensor-01": iotdm.ExecutionSucceeded, "temp-sensor-02": iotdm.ExecutionInProgress, "temp-sensor-03": iotdm.ExecutionFailed,
+			"temp-sensor-04": iotdm.ExecutionQueued, "humidity-sensor-01": iotdm.ExecutionQueued})
+	add("reboot-sensors", iotdm.JobCompleted, iotdm.TargetSnapshot, `{"operation":"reboot"}`, 24*time.Hour,
+		[]string{arn("thing", "temp-sensor-01"), arn("thing", "temp-sensor-02"), arn("thing", "temp-sensor-03"), arn("thing", "humidity-sensor-01")},
+		map[string]string{"temp-sensor-01": iotdm.ExecutionSucceeded, "temp-sensor-02": iotdm.ExecutionTimedOut, "temp-sensor-03": iotdm.ExecutionRejected,
+			"humidity-sensor-01": iotdm.ExecutionSucceeded})
+}
+
+type fakeJobs struct {
+	iotdm.Jobs
+	w *world
+}
+
+func (f fakeJobs) get(id string) (*fjob, error) {
+	j := f.w.jobs[id]
+	if j == nil {
+		return nil, iotdm.Errorf(iotdm.ErrResourceNotFound, "Job %s does not exist", id)
+	}
+	return j, nil
+}
+
+func (f fakeJobs) ListJobs(_ context.Context, in *iotdm.ListJobsInput) (*iotdm.ListJobsOutput, error) {
+	f.w.mu.Lock()
+	defer f.w.mu.Unlock()
+	out := &iotdm.ListJobsOutput{Jobs: []iotdm.JobSummary{}}
+	for _, j := range f.w.jobs {
+		if in.Status != "" && j.job.Status != in.Status {
+			continue
+		}
+		out.Jobs = append(out.Jobs, iotdm.JobSummary{JobARN: j.job.JobARN, JobID: j.job.JobID, TargetSelection: j.job.TargetSelection,
+			Status: j.job.Status, CreatedAt: j.job.CreatedAt, LastUpdatedAt: j.job.LastUpdatedAt, CompletedAt: j.job.CompletedAt})
+	}
+	sort.Slice(out.Jobs, func(a, b int) bool { return out.Jobs[a].JobID < out.Jobs[b].JobID })
+	return out, nil
+}
+
+func (f fakeJobs) DescribeJob(_ context.Context, in *iotdm.DescribeJobInput) (*iotdm.DescribeJobOutput, error) {
+	f.w.mu.Lock()
+	defer f.w.mu.Unlock()
+	j, err := f.get(in.JobID)
+	if err != nil {
+		return nil, err
+	}
+	job := j.job
+	d := &iotdm.JobProcessDetails{}
+	for _, e := range j.execs {
+		switch e.summary.Status {
+		case iotdm.ExecutionQueued:
+			d.NumberOfQueuedThings++
+		case iotdm.ExecutionInProgress:
+			d.NumberOfInProgressThings++
+		case iotdm.ExecutionSucceeded:
+			d.NumberOfSucceededThings++
+		case iotdm.ExecutionFailed:
+			d.NumberOfFailedThings++
+		case iotdm.ExecutionRejected:
+			d.NumberOfRejectedThings++
+		case iotdm.ExecutionTimedOut:
+			d.NumberOfTimedOutThings++
+		case iotdm.ExecutionRemoved:
+			d.NumberOfRemovedThings++
+		case iotdm.ExecutionCanceled:
+			d.NumberOfCanceledThings++
+		}
+	}
+	job.JobProcessDetails = d
+	return &iotdm.DescribeJobOutput{Job: &job}, nil
+}
+
+func (f fakeJobs) GetJobDocument(_ context.Context, in *iotdm.GetJobDocumentInput) (*iotdm.GetJobDocumentOutput, error) {
+	f.w.mu.Lock()
+	defer f.w.mu.Unlock()
+	j, err := f.get(in.JobID)
+	if err != nil {
+		return nil, err
+	}
+	return &iotdm.GetJobDocumentOutput{Document: j.doc}, nil
+}
+
+func (f fakeJobs) ListJobExecutionsForJob(_ context.Context, in *iotdm.ListJobExecutionsForJobInput) (*iotdm.ListJobExecutionsForJobOutput, error) {
+	f.w.mu.Lock()
+	defer f.w.mu.Unlock()
+	j, err := f.get(in.JobID)
+	if err != nil {
+		return nil, err
+	}
+	out := &iotdm.ListJobExecutionsForJobOutput{ExecutionSummaries: []iotdm.JobExecutionSummaryForJob{}}
+	for _, e := range j.execs {
+		if in.Status == "" || e.summary.Status == in.Status {
+			out.ExecutionSummaries = append(out.ExecutionSummaries, iotdm.JobExecutionSummaryForJob{
+				ThingARN: "arn:aws:iot:" + testRegion + ":" + testAccount + ":thing/" + e.thing, JobExecutionSummary: e.summary})
+		}
+	}
+	return out, nil
+}
+
+func (f fakeJobs) DescribeJobExecution(_ context.Context, in *iotdm.DescribeJobExecutionInput) (*iotdm.DescribeJobExecutionOutput, error) {
+	f.w.mu.Lock()
+	defer f.w.mu.Unlock()
+	j, err := f.get(in.JobID)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range j.execs {
+		if e.thing == in.ThingName {
+			x := &iotdm.JobExecution{JobID: in.JobID, Status: e.summary.Status, ThingARN: "arn:aws:iot:" + testRegion + ":" + testAccount + ":thing/" + e.thing,
+				QueuedAt: e.summary.QueuedAt, StartedAt: e.summary.StartedAt, LastUpdatedAt: e.summary.LastUpdatedAt, ExecutionNumber: e.summary.ExecutionNumber, VersionNumber: 1}
+			if e.details != nil {
+				x.StatusDetails = &iotdm.JobExecutionStatusDetails{DetailsMap: e.details}
+			}
+			return &iotdm.DescribeJobExecutionOutput{Execution: x}, nil
+		}
+	}
+	return nil, iotdm.Errorf(iotdm.ErrResourceNotFound, "No job execution of %s for %s", in.JobID, in.ThingName)
+}
+
+// CancelJob cancels the queued executions, and with force the in-progress
+// ones; a job that is not in progress or scheduled is a conflict.
+func (f fakeJobs) CancelJob(_ context.Context, in *iotdm.CancelJobInput) (*iotdm.CancelJobOutput, error) {
+	f.w.mu.Lock()
+	defer f.w.mu.Unlock()
+	f.w.canceled = append(f.w.canceled, *in)
+	j, err := f.get(in.JobID)
+	if err != nil {
+		return nil, err
+	}
+	if j.job.Status != iotdm.JobInProgress && j.job.Status != iotdm.JobScheduled {
+		return nil, iotdm.Errorf(iotdm.ErrConflict, "Job %s is %s and cannot be canceled", in.JobID, j.job.Status)
+	}
+	j.job.Status, j.job.ReasonCode, j.job.Comment = iotdm.JobCanceled, in.ReasonCode, in.Comment
+	if in.Force {
+		force := true
+		j.job.ForceCanceled = &force
+	}
+	for _, e := range j.execs {
+		if e.summary.Status == iotdm.ExecutionQueued || in.Force && e.summary.Status == iotdm.ExecutionInProgress {
+			e.summary.Status = iotdm.ExecutionCanceled
+		}
+	}
+	return &iotdm.CancelJobOutput{JobARN: j.job.JobARN, JobID: j.job.JobID, Description: j.job.Description}, nil
+}
+
 // --- the change feed ---
 
 type fakeStore struct {
@@ -1088,6 +1271,7 @@ func (w *world) deps() Deps {
 		Dashboards:   fakeDashboards{w: w},
 		LogGroups:    fakeLogGroups{},
 		Stacks:       fakeStacks{w: w},
+		Jobs:         fakeJobs{w: w},
 		Metrics:      fakeMetrics{w: w},
 		Indexing:     fakeIndexing{w: w},
 	}

@@ -46,6 +46,7 @@ var pageNames = []string{
 	"signin", "error", "overview", "things", "thing", "groups", "group",
 	"policies", "policy", "certificates", "certificate", "cas", "testauth",
 	"monitoring", "alarm", "dashboards", "dashboard", "stacks", "stack",
+	"jobs", "job",
 }
 
 func mustParsePages(prefix string, static fs.FS) *pages {
@@ -315,13 +316,13 @@ func prettyJSON(v any) string {
 func statusClass(s any) string {
 	v := strings.ToUpper(fmt.Sprint(s))
 	switch {
-	case v == "ACTIVE" || v == "OK" || v == "CONNECTED" || v == "ALLOWED" || v == "ENABLE" ||
+	case v == "ACTIVE" || v == "OK" || v == "SUCCEEDED" || v == "COMPLETED" || v == "CONNECTED" || v == "ALLOWED" || v == "ENABLE" ||
 		strings.HasSuffix(v, "_COMPLETE") && !strings.Contains(v, "ROLLBACK") && !strings.Contains(v, "DELETE"):
 		return "badge ok"
-	case v == "ALARM" || v == "REVOKED" || v == "EXPLICIT_DENY" || strings.HasSuffix(v, "_FAILED") ||
+	case v == "ALARM" || v == "REVOKED" || v == "FAILED" || v == "REJECTED" || v == "TIMED_OUT" || v == "EXPLICIT_DENY" || strings.HasSuffix(v, "_FAILED") ||
 		strings.Contains(v, "ROLLBACK"):
 		return "badge bad"
-	case v == "INACTIVE" || v == "INSUFFICIENT_DATA" || v == "IMPLICIT_DENY" || v == "DISCONNECTED" ||
+	case v == "INACTIVE" || v == "INSUFFICIENT_DATA" || v == "QUEUED" || v == "IN_PROGRESS" || v == "SCHEDULED" || v == "IMPLICIT_DENY" || v == "DISCONNECTED" ||
 		strings.HasSuffix(v, "_IN_PROGRESS") || strings.HasPrefix(v, "PENDING"):
 		return "badge warn"
 	}
