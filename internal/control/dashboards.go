@@ -194,10 +194,7 @@ func (d *Dashboards) ListDashboards(ctx context.Context, in *iotdm.ListDashboard
 	if err != nil {
 		return nil, err
 	}
-	out := &iotdm.ListDashboardsOutput{DashboardEntries: p.items, NextToken: p.next(dashboardsList)}
-	if out.DashboardEntries == nil {
-		out.DashboardEntries = []iotdm.DashboardEntry{}
-	}
+	out := &iotdm.ListDashboardsOutput{DashboardEntries: p.page(), NextToken: p.next(dashboardsList)}
 	return out, nil
 }
 

@@ -534,9 +534,6 @@ func (f *FleetMetrics) ListFleetMetrics(ctx context.Context, in *iotdm.ListFleet
 	if err != nil {
 		return nil, err
 	}
-	out := &iotdm.ListFleetMetricsOutput{FleetMetrics: p.items, NextToken: p.next(fleetMetricListTag)}
-	if out.FleetMetrics == nil {
-		out.FleetMetrics = []iotdm.FleetMetricNameAndArn{}
-	}
+	out := &iotdm.ListFleetMetricsOutput{FleetMetrics: p.page(), NextToken: p.next(fleetMetricListTag)}
 	return out, nil
 }

@@ -311,10 +311,7 @@ func (s *IoTLogging) ListV2LoggingLevels(ctx context.Context, in *iotdm.ListV2Lo
 	if err != nil {
 		return nil, err
 	}
-	out := &iotdm.ListV2LoggingLevelsOutput{LogTargetConfigurations: p.items, NextToken: p.next(v2LevelsList)}
-	if out.LogTargetConfigurations == nil {
-		out.LogTargetConfigurations = []iotdm.LogTargetConfiguration{}
-	}
+	out := &iotdm.ListV2LoggingLevelsOutput{LogTargetConfigurations: p.page(), NextToken: p.next(v2LevelsList)}
 	return out, nil
 }
 

@@ -498,10 +498,7 @@ func (j *Jobs) ListJobs(ctx context.Context, in *iotdm.ListJobsInput) (*iotdm.Li
 	if err != nil {
 		return nil, err
 	}
-	out := &iotdm.ListJobsOutput{Jobs: p.items, NextToken: p.next("jobs")}
-	if out.Jobs == nil {
-		out.Jobs = []iotdm.JobSummary{}
-	}
+	out := &iotdm.ListJobsOutput{Jobs: p.page(), NextToken: p.next("jobs")}
 	return out, nil
 }
 
@@ -998,10 +995,7 @@ func (j *Jobs) ListJobExecutionsForJob(ctx context.Context, in *iotdm.ListJobExe
 	if err != nil && !errors.Is(err, iotdm.ErrStopScan) {
 		return nil, err
 	}
-	out := &iotdm.ListJobExecutionsForJobOutput{ExecutionSummaries: p.items, NextToken: p.next("jobexecutions")}
-	if out.ExecutionSummaries == nil {
-		out.ExecutionSummaries = []iotdm.JobExecutionSummaryForJob{}
-	}
+	out := &iotdm.ListJobExecutionsForJobOutput{ExecutionSummaries: p.page(), NextToken: p.next("jobexecutions")}
 	return out, nil
 }
 
@@ -1064,10 +1058,7 @@ func (j *Jobs) ListJobExecutionsForThing(ctx context.Context, in *iotdm.ListJobE
 	if err != nil && !errors.Is(err, iotdm.ErrStopScan) {
 		return nil, err
 	}
-	out := &iotdm.ListJobExecutionsForThingOutput{ExecutionSummaries: p.items, NextToken: p.next("thingjobexecutions")}
-	if out.ExecutionSummaries == nil {
-		out.ExecutionSummaries = []iotdm.JobExecutionSummaryForThing{}
-	}
+	out := &iotdm.ListJobExecutionsForThingOutput{ExecutionSummaries: p.page(), NextToken: p.next("thingjobexecutions")}
 	return out, nil
 }
 

@@ -160,10 +160,7 @@ func (j *Jobs) ListJobTemplates(ctx context.Context, in *iotdm.ListJobTemplatesI
 	if err != nil && !errors.Is(err, iotdm.ErrStopScan) {
 		return nil, err
 	}
-	out := &iotdm.ListJobTemplatesOutput{JobTemplates: p.items, NextToken: p.next("jobtemplates")}
-	if out.JobTemplates == nil {
-		out.JobTemplates = []iotdm.JobTemplateSummary{}
-	}
+	out := &iotdm.ListJobTemplatesOutput{JobTemplates: p.page(), NextToken: p.next("jobtemplates")}
 	return out, nil
 }
 

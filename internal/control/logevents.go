@@ -313,10 +313,7 @@ func (e *LogEvents) DescribeLogStreams(ctx context.Context, in *iotdm.DescribeLo
 	if err != nil {
 		return nil, err
 	}
-	out := &iotdm.DescribeLogStreamsOutput{LogStreams: p.items, NextToken: p.next(list)}
-	if out.LogStreams == nil {
-		out.LogStreams = []iotdm.LogStream{}
-	}
+	out := &iotdm.DescribeLogStreamsOutput{LogStreams: p.page(), NextToken: p.next(list)}
 	return out, nil
 }
 

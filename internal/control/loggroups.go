@@ -339,10 +339,7 @@ func (l *LogGroups) DescribeLogGroups(ctx context.Context, in *iotdm.DescribeLog
 	if err != nil {
 		return nil, err
 	}
-	out := &iotdm.DescribeLogGroupsOutput{LogGroups: p.items, NextToken: p.next(logGroupsList)}
-	if out.LogGroups == nil {
-		out.LogGroups = []iotdm.LogGroup{}
-	}
+	out := &iotdm.DescribeLogGroupsOutput{LogGroups: p.page(), NextToken: p.next(logGroupsList)}
 	return out, nil
 }
 

@@ -235,9 +235,6 @@ func (m *Messaging) ListRetainedMessages(ctx context.Context, in *iotdm.ListReta
 			break
 		}
 	}
-	out := &iotdm.ListRetainedMessagesOutput{RetainedTopics: p.items, NextToken: p.next("retained")}
-	if out.RetainedTopics == nil {
-		out.RetainedTopics = []iotdm.RetainedMessageSummary{}
-	}
+	out := &iotdm.ListRetainedMessagesOutput{RetainedTopics: p.page(), NextToken: p.next("retained")}
 	return out, nil
 }

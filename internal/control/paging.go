@@ -76,6 +76,14 @@ func (p *pager[T]) add(key string, item T) bool {
 	return true
 }
 
+// page returns the page's items, never nil: AWS answers an empty list as [].
+func (p *pager[T]) page() []T {
+	if p.items == nil {
+		return []T{}
+	}
+	return p.items
+}
+
 // next returns the token for the following page, or "" at the end.
 func (p *pager[T]) next(list string) string {
 	if !p.more {

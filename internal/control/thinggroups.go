@@ -460,10 +460,7 @@ func (r *Registry) ListThingGroups(ctx context.Context, in *iotdm.ListThingGroup
 			break
 		}
 	}
-	out := &iotdm.ListThingGroupsOutput{ThingGroups: p.items, NextToken: p.next("thinggroups")}
-	if out.ThingGroups == nil {
-		out.ThingGroups = []iotdm.GroupNameAndArn{}
-	}
+	out := &iotdm.ListThingGroupsOutput{ThingGroups: p.page(), NextToken: p.next("thinggroups")}
 	return out, nil
 }
 
@@ -740,9 +737,6 @@ func (r *Registry) ListThingGroupsForThing(ctx context.Context, in *iotdm.ListTh
 	if err != nil {
 		return nil, err
 	}
-	out := &iotdm.ListThingGroupsForThingOutput{ThingGroups: p.items, NextToken: p.next("thinggroupsforthing")}
-	if out.ThingGroups == nil {
-		out.ThingGroups = []iotdm.GroupNameAndArn{}
-	}
+	out := &iotdm.ListThingGroupsForThingOutput{ThingGroups: p.page(), NextToken: p.next("thinggroupsforthing")}
 	return out, nil
 }

@@ -305,9 +305,6 @@ func (r *Registry) ListThings(ctx context.Context, in *iotdm.ListThingsInput) (*
 	if err != nil {
 		return nil, err
 	}
-	out := &iotdm.ListThingsOutput{Things: p.items, NextToken: p.next("things")}
-	if out.Things == nil {
-		out.Things = []iotdm.ThingAttribute{}
-	}
+	out := &iotdm.ListThingsOutput{Things: p.page(), NextToken: p.next("things")}
 	return out, nil
 }

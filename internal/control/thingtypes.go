@@ -247,9 +247,6 @@ func (r *Registry) ListThingTypes(ctx context.Context, in *iotdm.ListThingTypesI
 	if err != nil {
 		return nil, err
 	}
-	out := &iotdm.ListThingTypesOutput{ThingTypes: p.items, NextToken: p.next("thingtypes")}
-	if out.ThingTypes == nil {
-		out.ThingTypes = []iotdm.ThingTypeDefinition{}
-	}
+	out := &iotdm.ListThingTypesOutput{ThingTypes: p.page(), NextToken: p.next("thingtypes")}
 	return out, nil
 }
