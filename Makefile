@@ -3,7 +3,8 @@ GO ?= go
 
 .PHONY: test unit e2e vet fmt-check bench bench-mqtt build fuzz
 
-test: fmt-check vet unit e2e
+test: fmt-check vet
+	bash scripts/with-postgres.sh $(MAKE) unit e2e
 
 build:
 	$(GO) build -o bin/iotdm ./cmd/iotdm
@@ -15,6 +16,9 @@ fmt-check:
 vet:
 	$(GO) vet ./...
 
+# The PostgreSQL store and the cluster tests need a server: `make test`
+# starts a throwaway one (scripts/with-postgres.sh) unless
+# IOTDM_TEST_POSTGRES names one.
 unit:
 	$(GO) test -race -count=1 ./...
 

@@ -17,8 +17,8 @@ func TestLayout(t *testing.T) {
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
-	adapters := map[string]bool{"awsapi": true, "broker": true, "console": true, "stack": true, "sqlite": true, "postgres": true}
-	pure := map[string]bool{"query": true, "policy": true, "shadow": true, "pki": true, "stack/template": true, "alarm": true}
+	adapters := map[string]bool{"awsapi": true, "broker": true, "console": true, "stack": true, "sqlite": true, "postgres": true, "cluster": true}
+	pure := map[string]bool{"query": true, "policy": true, "shadow": true, "pki": true, "stack/template": true, "alarm": true, "metricbucket": true, "logquery": true}
 	ioImports := []string{"net", "net/http", "os", "os/exec", "database/sql", "modernc.org/sqlite"}
 	dec := json.NewDecoder(strings.NewReader(string(out)))
 	for {

@@ -8,10 +8,10 @@ import (
 	"log/slog"
 	"net/url"
 	"path/filepath"
-	"strings"
 	"sync"
 
 	"github.com/iotdm/iotdm"
+	"github.com/iotdm/iotdm/internal/logquery"
 )
 
 // LogEventStore is the iotdm.LogEventStore of a DB: the log_groups,
@@ -138,18 +138,6 @@ func groupID(ctx context.Context, q querier, g iotdm.LogGroupRef) (int64, error)
 	return id, err
 }
 
-const streamColumns = `s.name, s.created, s.first_event, s.last_event, s.last_ingestion, s.stored_bytes, s.events`
-
-// returningStream is streamColumns for a RETURNING clause, which takes no
-// table names.
-const returningStream = `name, created, first_event, last_event, last_ingestion, stored_bytes, events`
-
-func scanStream(row interface{ Scan(...any) error }) (iotdm.StoredLogStream, error) {
-	var st iotdm.StoredLogStream
-	err := row.Scan(&st.Name, &st.CreationTime, &st.FirstEventTimestamp, &st.LastEventTimestamp, &st.LastIngestionTime, &st.StoredBytes, &st.Events)
-	return st, err
-}
-
 // CreateStream implements iotdm.LogEventStore.
 func (s *LogEventStore) CreateStream(ctx context.Context, g iotdm.LogGroupRef, st iotdm.StoredLogStream) error {
 	return s.update(ctx, func(tx *sql.Tx) error {
@@ -173,7 +161,7 @@ func (s *LogEventStore) CreateStream(ctx context.Context, g iotdm.LogGroupRef, s
 
 // Stream implements iotdm.LogEventStore.
 func (s *LogEventStore) Stream(ctx context.Context, g iotdm.LogGroupRef, name string) (iotdm.StoredLogStream, bool, error) {
-	st, err := scanStream(s.reads.QueryRowContext(ctx, `SELECT `+streamColumns+` FROM log_streams s
+	st, err := logquery.ScanStream(s.reads.QueryRowContext(ctx, `SELECT `+logquery.StreamColumns+` FROM log_streams s
 		JOIN log_groups g ON g.id = s.grp WHERE g.name = ? AND g.created = ? AND s.name = ?`, g.Name, g.Created, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return iotdm.StoredLogStream{}, false, nil
@@ -184,47 +172,16 @@ func (s *LogEventStore) Stream(ctx context.Context, g iotdm.LogGroupRef, name st
 	return st, true, nil
 }
 
-// namePrefixEnd is the bound above every name that starts with prefix,
-// which is not empty and, being UTF-8, has a byte below 0xff.
-func namePrefixEnd(prefix string) string {
-	end, _ := prefixEnd(prefix)
-	return end
-}
-
 // Streams implements iotdm.LogEventStore.
 func (s *LogEventStore) Streams(ctx context.Context, q iotdm.LogStreamQuery, fn func(iotdm.StoredLogStream) error) error {
-	var b strings.Builder
-	b.WriteString(`SELECT ` + streamColumns + ` FROM log_streams s
-		WHERE s.grp = (SELECT id FROM log_groups WHERE name = ? AND created = ?)`)
-	args := []any{q.Group.Name, q.Group.Created}
-	if q.Prefix != "" {
-		b.WriteString(` AND s.name >= ? AND s.name < ?`)
-		args = append(args, q.Prefix, namePrefixEnd(q.Prefix))
-	}
-	cmpOp, dir := ">", ""
-	if q.Descending {
-		cmpOp, dir = "<", " DESC"
-	}
-	switch {
-	case q.After && q.ByLastEvent:
-		b.WriteString(` AND (s.last_event, s.name) ` + cmpOp + ` (?, ?)`)
-		args = append(args, q.AfterLastEvent, q.AfterName)
-	case q.After:
-		b.WriteString(` AND s.name ` + cmpOp + ` ?`)
-		args = append(args, q.AfterName)
-	}
-	if q.ByLastEvent {
-		b.WriteString(` ORDER BY s.last_event` + dir + `, s.name` + dir)
-	} else {
-		b.WriteString(` ORDER BY s.name` + dir)
-	}
-	rows, err := s.reads.QueryContext(ctx, b.String(), args...)
+	query, args := logquery.Streams(q, logquery.Question)
+	rows, err := s.reads.QueryContext(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("sqlite: list log streams: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		st, err := scanStream(rows)
+		st, err := logquery.ScanStream(rows)
 		if err != nil {
 			return fmt.Errorf("sqlite: list log streams: %w", err)
 		}
@@ -255,7 +212,7 @@ func (s *LogEventStore) Append(ctx context.Context, g iotdm.LogGroupRef, stream 
 			return fmt.Errorf("sqlite: append log events: %w", err)
 		}
 		if len(events) == 0 {
-			out, err = scanStream(tx.QueryRowContext(ctx, `SELECT `+streamColumns+` FROM log_streams s WHERE s.id = ?`, id))
+			out, err = logquery.ScanStream(tx.QueryRowContext(ctx, `SELECT `+logquery.StreamColumns+` FROM log_streams s WHERE s.id = ?`, id))
 			return err
 		}
 		ins, err := tx.PrepareContext(ctx, `INSERT INTO log_events (grp, stream, ts, ingested, message) VALUES (?, ?, ?, ?, ?)`)
@@ -263,23 +220,20 @@ func (s *LogEventStore) Append(ctx context.Context, g iotdm.LogGroupRef, stream 
 			return fmt.Errorf("sqlite: append log events: %w", err)
 		}
 		defer ins.Close()
-		var bytes int64
-		first, last := events[0].Timestamp, events[0].Timestamp
 		for _, e := range events {
 			if _, err := ins.ExecContext(ctx, grp, id, e.Timestamp, ingestion, e.Message); err != nil {
 				return fmt.Errorf("sqlite: append log events: %w", err)
 			}
-			bytes += int64(len(e.Message))
-			first, last = min(first, e.Timestamp), max(last, e.Timestamp)
 		}
-		out, err = scanStream(tx.QueryRowContext(ctx, `UPDATE log_streams SET
+		a := logquery.Summarize(events)
+		out, err = logquery.ScanStream(tx.QueryRowContext(ctx, `UPDATE log_streams SET
 			first_event = CASE WHEN first_event < 0 OR ? < first_event THEN ? ELSE first_event END,
 			last_event = max(last_event, ?),
 			last_ingestion = ?,
 			stored_bytes = stored_bytes + ?,
 			events = events + ?
-			WHERE id = ? RETURNING `+returningStream,
-			first, first, last, ingestion, bytes, len(events), id))
+			WHERE id = ? RETURNING `+logquery.ReturningStream,
+			a.First, a.First, a.Last, ingestion, a.Bytes, len(events), id))
 		if err != nil {
 			return fmt.Errorf("sqlite: append log events: %w", err)
 		}
@@ -288,57 +242,10 @@ func (s *LogEventStore) Append(ctx context.Context, g iotdm.LogGroupRef, stream 
 	return out, err
 }
 
-// Events implements iotdm.LogEventStore. One stream is read through the
-// stream's index, several through the group's; both yield the events in
-// (ts, id) order without sorting.
+// Events implements iotdm.LogEventStore (logquery.Events).
 func (s *LogEventStore) Events(ctx context.Context, q iotdm.LogEventQuery, fn func(iotdm.StoredLogEvent) error) error {
-	var b strings.Builder
-	b.WriteString(`SELECT e.id, s.name, e.ts, e.ingested, e.message FROM log_events e JOIN log_streams s ON s.id = e.stream WHERE `)
-	var args []any
-	if len(q.Streams) == 1 {
-		b.WriteString(`e.stream = (SELECT st.id FROM log_streams st JOIN log_groups g ON g.id = st.grp
-			WHERE g.name = ? AND g.created = ? AND st.name = ?)`)
-		args = append(args, q.Group.Name, q.Group.Created, q.Streams[0])
-	} else {
-		b.WriteString(`e.grp = (SELECT id FROM log_groups WHERE name = ? AND created = ?)`)
-		args = append(args, q.Group.Name, q.Group.Created)
-		if len(q.Streams) > 1 {
-			b.WriteString(` AND s.name IN (?` + strings.Repeat(", ?", len(q.Streams)-1) + `)`)
-			for _, n := range q.Streams {
-				args = append(args, n)
-			}
-		}
-	}
-	if q.StreamPrefix != "" {
-		b.WriteString(` AND s.name >= ? AND s.name < ?`)
-		args = append(args, q.StreamPrefix, namePrefixEnd(q.StreamPrefix))
-	}
-	if q.Start > 0 {
-		b.WriteString(` AND e.ts >= ?`)
-		args = append(args, q.Start)
-	}
-	if q.End > 0 {
-		b.WriteString(` AND e.ts < ?`)
-		args = append(args, q.End)
-	}
-	if q.After != nil {
-		b.WriteString(` AND (e.ts, e.id) > (?, ?)`)
-		args = append(args, q.After.Timestamp, q.After.ID)
-	}
-	if q.Before != nil {
-		b.WriteString(` AND (e.ts, e.id) < (?, ?)`)
-		args = append(args, q.Before.Timestamp, q.Before.ID)
-	}
-	if q.Descending {
-		b.WriteString(` ORDER BY e.ts DESC, e.id DESC`)
-	} else {
-		b.WriteString(` ORDER BY e.ts, e.id`)
-	}
-	if q.Limit > 0 {
-		b.WriteString(` LIMIT ?`)
-		args = append(args, q.Limit)
-	}
-	rows, err := s.reads.QueryContext(ctx, b.String(), args...)
+	query, args := logquery.Events(q, logquery.Question)
+	rows, err := s.reads.QueryContext(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("sqlite: read log events: %w", err)
 	}

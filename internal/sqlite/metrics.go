@@ -1,24 +1,21 @@
 package sqlite
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"database/sql/driver"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
 	"os"
-	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/iotdm/iotdm"
+	"github.com/iotdm/iotdm/internal/metricbucket"
 
 	msqlite "modernc.org/sqlite"
 )
@@ -32,9 +29,9 @@ import (
 // high-resolution observations, one row per second in metric_data_hr, keyed
 // by series id << 32 | bucket start (Unix seconds), so a series' rows over
 // a time range are one primary-key range, in time order. A row holds the
-// bucket packed in one blob: its SampleCount, Sum, Minimum and Maximum and
-// a sample of its values for percentiles (metricSamples); one column reads
-// much faster than five.
+// bucket packed in one blob (metricbucket.Encode): its SampleCount, Sum,
+// Minimum and Maximum and a sample of its values for percentiles; one
+// column reads much faster than five.
 //
 // Writes run on the DB's one writer, inside its batches (a PutMetricPoints
 // is an Update whose fn writes the rows with SQL on the writer's connection,
@@ -43,64 +40,27 @@ import (
 // no entity is not synced by the DB's syncer; PutMetricPoints syncs the WAL
 // itself before it returns, so acknowledged observations survive a crash.
 //
-// Retention. Minute rows are kept for Retention (15 days by default), then
-// deleted with their series once it has no newer observation; second rows
-// are rolled up into minute rows after HighResolutionRetention (3 hours, as
-// CloudWatch keeps one-second data). Expiry runs in the store's own loop,
-// which Close stops.
-//
-// Percentile accuracy. Each bucket keeps its values exactly (value and
-// count) while it has at most maxExactSamples distinct values; beyond that
-// it keeps a log-bucketed histogram (metricSketch) whose percentiles are
-// within 1 % of the true value (relative error), clamped to the bucket's
-// Minimum and Maximum. A query's percentiles are exact when every bucket it
-// merges is exact (up to maxQuerySamples values per period), and within 1 %
-// otherwise. Statistic sets contribute to percentiles only when their
-// values are known (SampleCount 1, or Minimum equal to Maximum), as in
-// CloudWatch.
+// Retention, roll-up and percentile accuracy are those of package
+// metricbucket, which also checks and packs the buckets. Expiry runs in the
+// store's own loop, which Close stops.
 
 const (
 	// DefaultMetricRetention is how long minute rows are kept.
-	DefaultMetricRetention = 15 * 24 * time.Hour
+	DefaultMetricRetention = metricbucket.DefaultRetention
 	// DefaultHighResolutionRetention is how long second rows are kept before
 	// they are rolled up into minute rows.
-	DefaultHighResolutionRetention = 3 * time.Hour
+	DefaultHighResolutionRetention = metricbucket.DefaultHighResolutionRetention
 	// DefaultMetricExpiryInterval is how often the expiry loop runs.
-	DefaultMetricExpiryInterval = 10 * time.Minute
+	DefaultMetricExpiryInterval = metricbucket.DefaultExpiryInterval
 
-	// maxExactSamples is how many distinct values a bucket keeps exactly.
-	maxExactSamples = 256
-	// maxQuerySamples bounds the exact values one queried period merges
-	// before it falls back to a sketch.
-	maxQuerySamples = 1 << 16
-	// lastSlack is how far a series' recorded last observation may lag the
-	// truth: a write that moves it by less skips the series update.
-	lastSlack = 300
-	// maxCachedSeries bounds the series id cache; it is emptied when full.
-	maxCachedSeries = 1 << 17
 	// expiryPage is how many series or rows one expiry Update handles.
 	expiryPage = 512
 	// secondsMask extracts the bucket start from a data key.
-	secondsMask = 1<<32 - 1
+	secondsMask = metricbucket.MaxTimestamp
 )
 
 // MetricOptions configure OpenMetricStore.
-type MetricOptions struct {
-	// Logger receives the store's logs; nil discards them.
-	Logger *slog.Logger
-	// Retention is how long minute data is kept; 0 means
-	// DefaultMetricRetention.
-	Retention time.Duration
-	// HighResolutionRetention is how long one-second data is kept before it
-	// is rolled up into minutes; 0 means DefaultHighResolutionRetention.
-	HighResolutionRetention time.Duration
-	// ExpiryInterval is how often expiry runs; 0 means
-	// DefaultMetricExpiryInterval, a negative value runs no loop (call
-	// Expire).
-	ExpiryInterval time.Duration
-	// Now is the store's clock for retention; time.Now when nil.
-	Now func() time.Time
-}
+type MetricOptions = metricbucket.Options
 
 // MetricStore is the iotdm.MetricStore of a DB. Close it before the DB.
 type MetricStore struct {
@@ -117,8 +77,7 @@ type MetricStore struct {
 	// ws is only touched on the DB's writer goroutine (inside Update fns).
 	ws metricWriteStmts
 
-	mu    sync.Mutex
-	cache map[string]cachedSeries // series key to id and recorded last
+	cache metricbucket.SeriesCache
 
 	closed atomic.Bool
 	stop   chan struct{}
@@ -128,11 +87,6 @@ type MetricStore struct {
 }
 
 var _ iotdm.MetricStore = (*MetricStore)(nil)
-
-type cachedSeries struct {
-	id   int64
-	last int64
-}
 
 const (
 	sqlSeriesAll  = "SELECT id, unit FROM metric_series WHERE namespace = ? AND name = ? AND dims = ? ORDER BY unit"
@@ -156,21 +110,7 @@ func init() {
 // OpenMetricStore returns the metric store of db and starts its expiry
 // loop. db's schema already holds the metric tables (Open migrates).
 func OpenMetricStore(ctx context.Context, db *DB, opts MetricOptions) (*MetricStore, error) {
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.Retention <= 0 {
-		opts.Retention = DefaultMetricRetention
-	}
-	if opts.HighResolutionRetention <= 0 {
-		opts.HighResolutionRetention = DefaultHighResolutionRetention
-	}
-	if opts.ExpiryInterval == 0 {
-		opts.ExpiryInterval = DefaultMetricExpiryInterval
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
+	opts = opts.WithDefaults()
 	if db.isClosed() {
 		return nil, iotdm.ErrClosed
 	}
@@ -178,7 +118,6 @@ func OpenMetricStore(ctx context.Context, db *DB, opts MetricOptions) (*MetricSt
 		db:     db,
 		opts:   opts,
 		logger: opts.Logger.With("component", "metricstore"),
-		cache:  map[string]cachedSeries{},
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
 	}
@@ -186,7 +125,7 @@ func OpenMetricStore(ctx context.Context, db *DB, opts MetricOptions) (*MetricSt
 	prepare(ctx, db.readers, &m.seriesAll, sqlSeriesAll, &err)
 	prepare(ctx, db.readers, &m.seriesUnit, sqlSeriesUnit, &err)
 	for hr, table := range metricTables {
-		prepare(ctx, db.readers, &m.scan[hr], fmt.Sprintf("SELECT key, substr(data, 1, %d) FROM %s WHERE key >= ? AND key < ?", rowStatsLen, table), &err)
+		prepare(ctx, db.readers, &m.scan[hr], fmt.Sprintf("SELECT key, substr(data, 1, %d) FROM %s WHERE key >= ? AND key < ?", metricbucket.StatsLen, table), &err)
 		prepare(ctx, db.readers, &m.scanSample[hr], "SELECT key, data FROM "+table+" WHERE key >= ? AND key < ?", &err)
 	}
 	if err != nil {
@@ -228,184 +167,15 @@ func (m *MetricStore) closeReadStmts() error {
 	return closeStmts(m.seriesAll, m.seriesUnit, m.scan[0], m.scan[1], m.scanSample[0], m.scanSample[1])
 }
 
-// --- series names ---
-
-// canonicalDims encodes dimensions in one canonical form, sorted by name
-// and value: "" for none, else the JSON array of {"Name","Value"}. The
-// encoding sorts metrics for ListMetrics and pages.
-func canonicalDims(dims []iotdm.Dimension) string {
-	if len(dims) == 0 {
-		return ""
-	}
-	sorted := slices.Clone(dims)
-	slices.SortFunc(sorted, func(a, b iotdm.Dimension) int {
-		if c := strings.Compare(a.Name, b.Name); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Value, b.Value)
-	})
-	b, _ := json.Marshal(sorted) // strings only: cannot fail
-	return string(b)
-}
-
-// parseDims decodes canonicalDims.
-func parseDims(s string) ([]iotdm.Dimension, error) {
-	if s == "" {
-		return nil, nil
-	}
-	var dims []iotdm.Dimension
-	if err := json.Unmarshal([]byte(s), &dims); err != nil {
-		return nil, fmt.Errorf("decode dimensions %q: %w", s, err)
-	}
-	return dims, nil
-}
-
-// storedUnit is the unit a series is stored under: "" is None.
-func storedUnit(u string) string {
-	if u == "" {
-		return "None"
-	}
-	return u
-}
-
-func seriesKey(ns, name, dims, unit string) string {
-	return ns + "\x00" + name + "\x00" + dims + "\x00" + unit
-}
-
-func badMetricPoint(format string, args ...any) error {
-	return iotdm.Errorf(iotdm.ErrInvalidParameterValue, format, args...)
-}
-
 // --- PutMetricPoints ---
 
-// seriesReq is one series a batch writes.
-type seriesReq struct {
-	key                  string
-	ns, name, dims, unit string
-	last                 int64 // the batch's newest bucket of it
-	id                   int64 // resolved on the writer
-	dbLast               int64 // last as stored, when the writer updated it
-	upserted             bool
-}
-
-// dataRow is one bucket a batch adds to.
-type dataRow struct {
-	series int // index into metricBatch.series
-	ts     int64
-	hr     bool
-	stats  bucketStats
-	data   []byte // stats and samples, encoded
-}
-
-// bucketStats are the statistics of a bucket.
-type bucketStats struct {
-	n, total, lo, hi float64
-}
-
-func (s *bucketStats) add(o bucketStats) {
-	if s.n == 0 {
-		*s = o
-		return
-	}
-	s.n += o.n
-	s.total += o.total
-	s.lo = min(s.lo, o.lo)
-	s.hi = max(s.hi, o.hi)
-}
-
+// metricBatch is a batch of points with the series ids the writer resolved.
 type metricBatch struct {
-	series []seriesReq
-	rows   []dataRow
+	*metricbucket.Batch
+	ids      []int64 // by series, resolved on the writer
+	dbLast   []int64 // last as stored, when the writer updated it
+	upserted []bool
 }
-
-// newMetricBatch groups points by series and bucket, checking each. Points
-// older than cutoff are dropped: expiry would delete them at once.
-func newMetricBatch(points []iotdm.MetricPoint, cutoff int64) (*metricBatch, error) {
-	b := &metricBatch{}
-	seriesIdx := map[string]int{}
-	type rowKey struct {
-		series int
-		ts     int64
-		hr     bool
-	}
-	rowIdx := map[rowKey]int{}
-	samples := []metricSamples{}
-	for i := range points {
-		p := &points[i]
-		if p.Metric.Namespace == "" || p.Metric.MetricName == "" {
-			return nil, badMetricPoint("Metric point %d has no namespace or metric name.", i+1)
-		}
-		if p.Timestamp.IsZero() {
-			return nil, badMetricPoint("Metric point %d has no timestamp.", i+1)
-		}
-		sec := p.Timestamp.Unix()
-		if sec < 0 || sec > secondsMask {
-			return nil, badMetricPoint("The timestamp %s of metric point %d is out of range.", p.Timestamp.UTC().Format(time.RFC3339), i+1)
-		}
-		ts := sec - sec%60
-		if p.HighResolution {
-			ts = sec
-		}
-		if ts+60 <= cutoff {
-			continue
-		}
-		var st bucketStats
-		var smp metricSamples
-		switch {
-		case (p.Value == nil) == (p.Stats == nil):
-			return nil, badMetricPoint("Metric point %d must have exactly one of a value and statistics.", i+1)
-		case p.Value != nil:
-			v, count := *p.Value, p.Count
-			if count == 0 {
-				count = 1
-			}
-			if !finiteValue(v) || !finiteValue(count) || count < 0 {
-				return nil, badMetricPoint("The value %v (count %v) of metric point %d is invalid.", v, count, i+1)
-			}
-			st = bucketStats{n: count, total: v * count, lo: v, hi: v}
-			smp.add(v, count)
-		default:
-			s := p.Stats
-			if !finiteValue(s.SampleCount) || !finiteValue(s.Sum) || !finiteValue(s.Minimum) || !finiteValue(s.Maximum) ||
-				s.SampleCount <= 0 || s.Minimum > s.Maximum {
-				return nil, badMetricPoint("The statistics of metric point %d are invalid.", i+1)
-			}
-			st = bucketStats{n: s.SampleCount, total: s.Sum, lo: s.Minimum, hi: s.Maximum}
-			switch {
-			case s.Minimum == s.Maximum:
-				smp.add(s.Minimum, s.SampleCount)
-			case s.SampleCount == 1:
-				smp.add(s.Sum, 1)
-			}
-		}
-		dims := canonicalDims(p.Metric.Dimensions)
-		unit := storedUnit(p.Unit)
-		key := seriesKey(p.Metric.Namespace, p.Metric.MetricName, dims, unit)
-		si, ok := seriesIdx[key]
-		if !ok {
-			si = len(b.series)
-			seriesIdx[key] = si
-			b.series = append(b.series, seriesReq{key: key, ns: p.Metric.Namespace, name: p.Metric.MetricName, dims: dims, unit: unit, last: ts})
-		}
-		b.series[si].last = max(b.series[si].last, ts)
-		rk := rowKey{si, ts, p.HighResolution}
-		ri, ok := rowIdx[rk]
-		if !ok {
-			ri = len(b.rows)
-			rowIdx[rk] = ri
-			b.rows = append(b.rows, dataRow{series: si, ts: ts, hr: p.HighResolution})
-			samples = append(samples, metricSamples{})
-		}
-		b.rows[ri].stats.add(st)
-		samples[ri].merge(&smp, maxExactSamples)
-	}
-	for i := range b.rows {
-		b.rows[i].data = encodeRow(b.rows[i].stats, &samples[i])
-	}
-	return b, nil
-}
-
-func finiteValue(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 // PutMetricPoints implements iotdm.MetricStore: the points are grouped by
 // series and bucket, then added to their rows in one Update; they are
@@ -417,14 +187,14 @@ func (m *MetricStore) PutMetricPoints(ctx context.Context, points []iotdm.Metric
 	if len(points) == 0 {
 		return nil
 	}
-	cutoff := m.opts.Now().Add(-m.opts.Retention).Unix()
-	b, err := newMetricBatch(points, cutoff)
+	bb, err := metricbucket.NewBatch(points, m.opts.Cutoff(m.opts.Now()))
 	if err != nil {
 		return err
 	}
-	if len(b.rows) == 0 {
+	if len(bb.Rows) == 0 {
 		return nil
 	}
+	b := &metricBatch{Batch: bb}
 	err = m.db.Update(ctx, func(ctx context.Context, tx iotdm.Tx) error {
 		w, err := m.writerOf(tx)
 		if err != nil {
@@ -497,17 +267,16 @@ func (m *MetricStore) inSavepoint(w *writer, fn func() error) (err error) {
 // write resolves b's series ids, recording their newest observation, and
 // adds b's rows to their buckets.
 func (m *MetricStore) write(w *writer, b *metricBatch) error {
+	n := len(b.Series)
+	b.ids, b.dbLast, b.upserted = make([]int64, n), make([]int64, n), make([]bool, n)
 	var pending []int
-	m.mu.Lock()
-	for i := range b.series {
-		s := &b.series[i]
-		if c, ok := m.cache[s.key]; ok && s.last <= c.last+lastSlack {
-			s.id = c.id
+	for i, s := range b.Series {
+		if id, ok := m.cache.Lookup(s.Key, s.Last, math.MinInt64); ok {
+			b.ids[i] = id
 			continue
 		}
 		pending = append(pending, i)
 	}
-	m.mu.Unlock()
 	for c := range metricChunks(len(pending)) {
 		idx := pending[c.start : c.start+c.n]
 		if err := m.upsertSeries(w, b, idx); err != nil {
@@ -515,9 +284,9 @@ func (m *MetricStore) write(w *writer, b *metricBatch) error {
 		}
 	}
 	for hr := range metricTables {
-		var rows []*dataRow
-		for i := range b.rows {
-			if r := &b.rows[i]; r.hr == (hr == 1) {
+		var rows []*metricbucket.Row
+		for i := range b.Rows {
+			if r := &b.Rows[i]; r.HighResolution == (hr == 1) {
 				rows = append(rows, r)
 			}
 		}
@@ -525,7 +294,7 @@ func (m *MetricStore) write(w *writer, b *metricBatch) error {
 			part := rows[c.start : c.start+c.n]
 			args := make([]any, 0, 2*len(part))
 			for _, r := range part {
-				args = append(args, b.series[r.series].id<<32|r.ts, r.data)
+				args = append(args, b.ids[r.Series]<<32|r.Start, r.Data)
 			}
 			st, err := m.ws.data(w, hr, len(part))
 			if err != nil {
@@ -545,9 +314,9 @@ func (m *MetricStore) upsertSeries(w *writer, b *metricBatch, idx []int) error {
 	args := make([]any, 0, 5*len(idx))
 	byKey := make(map[string]int, len(idx))
 	for _, i := range idx {
-		s := &b.series[i]
-		args = append(args, s.ns, s.name, s.dims, s.unit, s.last)
-		byKey[s.key] = i
+		s := &b.Series[i]
+		args = append(args, s.Namespace, s.Name, s.Dims, s.Unit, s.Last)
+		byKey[s.Key] = i
 	}
 	st, err := m.ws.series(w, len(idx))
 	if err != nil {
@@ -564,17 +333,16 @@ func (m *MetricStore) upsertSeries(w *writer, b *metricBatch, idx []int) error {
 		if err := rows.Scan(&id, &ns, &name, &dims, &unit, &last); err != nil {
 			return fmt.Errorf("sqlite: write metric series: %w", err)
 		}
-		if i, ok := byKey[seriesKey(ns, name, dims, unit)]; ok {
-			s := &b.series[i]
-			s.id, s.dbLast, s.upserted = id, last, true
+		if i, ok := byKey[metricbucket.SeriesKey(ns, name, dims, unit)]; ok {
+			b.ids[i], b.dbLast[i], b.upserted[i] = id, last, true
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("sqlite: write metric series: %w", err)
 	}
 	for _, i := range idx {
-		if !b.series[i].upserted {
-			return fmt.Errorf("sqlite: write metric series: no id returned for %q", b.series[i].key)
+		if !b.upserted[i] {
+			return fmt.Errorf("sqlite: write metric series: no id returned for %q", b.Series[i].Key)
 		}
 	}
 	return nil
@@ -582,19 +350,10 @@ func (m *MetricStore) upsertSeries(w *writer, b *metricBatch, idx []int) error {
 
 // remember caches the series ids of a committed batch.
 func (m *MetricStore) remember(b *metricBatch) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, s := range b.series {
-		if !s.upserted {
-			continue
+	for i, s := range b.Series {
+		if b.upserted[i] {
+			m.cache.Remember(s.Key, b.ids[i], b.dbLast[i])
 		}
-		if len(m.cache) >= maxCachedSeries {
-			clear(m.cache)
-		}
-		if c, ok := m.cache[s.key]; ok && c.id == s.id && c.last >= s.dbLast {
-			continue
-		}
-		m.cache[s.key] = cachedSeries{id: s.id, last: s.dbLast}
 	}
 }
 
@@ -706,13 +465,6 @@ func metricRowsSQL(n, width int) string {
 
 // --- MetricStatistics ---
 
-// bucketAgg accumulates one period of one series.
-type bucketAgg struct {
-	ts      int64
-	stats   bucketStats
-	samples *metricSamples // when percentiles are asked for
-}
-
 // MetricStatistics implements iotdm.MetricStore. Buckets are returned per
 // unit: without a unit in r, a period whose observations carry two units
 // has a bucket for each (as GetMetricStatistics answers), ordered by time,
@@ -721,22 +473,10 @@ func (m *MetricStore) MetricStatistics(ctx context.Context, r iotdm.MetricRange)
 	if m.closed.Load() {
 		return nil, iotdm.ErrClosed
 	}
-	if r.Period < time.Second || r.Period%time.Second != 0 {
-		return nil, badMetricPoint("The period %s is not a whole number of seconds.", r.Period)
+	q, ok, err := metricbucket.NewQuery(r)
+	if err != nil || !ok {
+		return nil, err
 	}
-	for _, p := range r.Percentiles {
-		if !(p >= 0 && p <= 100) {
-			return nil, badMetricPoint("The percentile %v is out of range.", p)
-		}
-	}
-	period := int64(r.Period / time.Second)
-	start, end := ceilSeconds(r.Start), ceilSeconds(r.End)
-	start = max(start, 0)
-	end = min(end, secondsMask+1)
-	if end <= start {
-		return nil, nil
-	}
-	dims := canonicalDims(r.Metric.Dimensions)
 	// One snapshot for every read: a roll-up moves rows from one table to
 	// the other.
 	tx, err := m.db.readers.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
@@ -745,10 +485,10 @@ func (m *MetricStore) MetricStatistics(ctx context.Context, r iotdm.MetricRange)
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only: nothing to keep or lose
 	var rows *sql.Rows
-	if r.Unit != "" {
-		rows, err = tx.StmtContext(ctx, m.seriesUnit).QueryContext(ctx, r.Metric.Namespace, r.Metric.MetricName, dims, r.Unit)
+	if q.Unit != "" {
+		rows, err = tx.StmtContext(ctx, m.seriesUnit).QueryContext(ctx, q.Namespace, q.Name, q.Dims, q.Unit)
 	} else {
-		rows, err = tx.StmtContext(ctx, m.seriesAll).QueryContext(ctx, r.Metric.Namespace, r.Metric.MetricName, dims)
+		rows, err = tx.StmtContext(ctx, m.seriesAll).QueryContext(ctx, q.Namespace, q.Name, q.Dims)
 	}
 	if err != nil {
 		return nil, m.readErr("metric statistics", err)
@@ -771,117 +511,46 @@ func (m *MetricStore) MetricStatistics(ctx context.Context, r iotdm.MetricRange)
 	}
 	var out []iotdm.MetricBucket
 	for _, s := range ss {
-		aggs, err := m.seriesBuckets(ctx, tx, s.id, start, end, period, len(r.Percentiles) > 0)
-		if err != nil {
+		agg := q.NewAggregator()
+		if err := m.seriesBuckets(ctx, tx, s.id, q, agg); err != nil {
 			return nil, err
 		}
-		out = slices.Grow(out, len(aggs))
-		for _, a := range aggs {
-			b := iotdm.MetricBucket{
-				Timestamp:   time.Unix(a.ts, 0).UTC(),
-				SampleCount: a.stats.n,
-				Sum:         a.stats.total,
-				Minimum:     a.stats.lo,
-				Maximum:     a.stats.hi,
-				Unit:        s.unit,
-			}
-			if len(r.Percentiles) > 0 {
-				b.Percentiles = make(map[float64]float64, len(r.Percentiles))
-				for _, p := range r.Percentiles {
-					if a.samples == nil {
-						break
-					}
-					if v, ok := a.samples.quantile(p, a.stats.lo, a.stats.hi); ok {
-						b.Percentiles[p] = v
-					}
-				}
-			}
-			out = append(out, b)
-		}
+		out = agg.AppendBuckets(out, s.unit)
 	}
 	if len(ss) > 1 {
-		slices.SortStableFunc(out, func(a, b iotdm.MetricBucket) int { return a.Timestamp.Compare(b.Timestamp) })
+		metricbucket.SortBuckets(out)
 	}
 	return out, nil
 }
 
-// ceilSeconds is t in Unix seconds, rounded up.
-func ceilSeconds(t time.Time) int64 {
-	s := t.Unix()
-	if t.Nanosecond() > 0 {
-		s++
-	}
-	return s
-}
-
-// seriesBuckets aggregates one series' rows in [start, end) into periods,
-// oldest first.
-func (m *MetricStore) seriesBuckets(ctx context.Context, tx *sql.Tx, id, start, end, period int64, withSamples bool) ([]bucketAgg, error) {
-	out := make([]bucketAgg, 0, min((end-start)/period+1, 1<<16))
-	var byTS map[int64]int // when both tables contribute
+// seriesBuckets adds one series' rows in q's range to agg.
+func (m *MetricStore) seriesBuckets(ctx context.Context, tx *sql.Tx, id int64, q metricbucket.Query, agg *metricbucket.Aggregator) error {
 	for hr := range metricTables {
 		stmt := m.scan[hr]
-		if withSamples {
+		if q.WithSamples() {
 			stmt = m.scanSample[hr]
 		}
-		rows, err := tx.StmtContext(ctx, stmt).QueryContext(ctx, id<<32|start, id<<32|end)
+		rows, err := tx.StmtContext(ctx, stmt).QueryContext(ctx, id<<32|q.Start, id<<32|q.End)
 		if err != nil {
-			return nil, m.readErr("metric statistics", err)
+			return m.readErr("metric statistics", err)
 		}
-		var cur *bucketAgg
 		var key int64
 		var data sql.RawBytes
-		merged := len(out) > 0 // rows of the second table join existing periods
-		if merged && byTS == nil {
-			byTS = make(map[int64]int, len(out))
-			for i, a := range out {
-				byTS[a.ts] = i
-			}
-		}
 		for rows.Next() {
 			if err := rows.Scan(&key, &data); err != nil {
 				rows.Close()
-				return nil, m.readErr("metric statistics", err)
+				return m.readErr("metric statistics", err)
 			}
-			st, err := decodeRowStats(data)
-			if err != nil {
+			if err := agg.Add(key&secondsMask, data); err != nil {
 				rows.Close()
-				return nil, fmt.Errorf("sqlite: metric statistics: series %d at %d: %w", id, key&secondsMask, err)
-			}
-			ts := key & secondsMask
-			bts := ts - ts%period
-			if cur == nil || cur.ts != bts {
-				i, ok := byTS[bts]
-				if !merged || !ok {
-					i = len(out)
-					out = append(out, bucketAgg{ts: bts})
-					if merged {
-						byTS[bts] = i
-					}
-				}
-				cur = &out[i]
-			}
-			cur.stats.add(st)
-			if withSamples {
-				var smp metricSamples
-				if err := smp.decode(data[rowStatsLen:]); err != nil {
-					rows.Close()
-					return nil, fmt.Errorf("sqlite: metric statistics: series %d at %d: %w", id, ts, err)
-				}
-				if cur.samples == nil {
-					cur.samples = &metricSamples{}
-				}
-				cur.samples.merge(&smp, maxQuerySamples)
+				return fmt.Errorf("sqlite: metric statistics: series %d at %d: %w", id, key&secondsMask, err)
 			}
 		}
 		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-			return nil, m.readErr("metric statistics", err)
-		}
-		if merged {
-			slices.SortFunc(out, func(a, b bucketAgg) int { return cmp.Compare(a.ts, b.ts) })
+			return m.readErr("metric statistics", err)
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // readErr wraps a read failure, marked ErrClosed when the DB closed.
@@ -897,10 +566,7 @@ func (m *MetricStore) ListMetrics(ctx context.Context, f iotdm.MetricFilter, aft
 	if m.closed.Load() {
 		return nil, iotdm.ErrClosed
 	}
-	since := m.opts.Now().Add(-m.opts.Retention).Unix()
-	if !f.ActiveSince.IsZero() {
-		since = max(since, f.ActiveSince.Unix()-f.ActiveSince.Unix()%60)
-	}
+	since := metricbucket.ListSince(m.opts.Cutoff(m.opts.Now()), f.ActiveSince)
 	var where []string
 	var args []any
 	if f.Namespace != "" {
@@ -913,7 +579,7 @@ func (m *MetricStore) ListMetrics(ctx context.Context, f iotdm.MetricFilter, aft
 	}
 	if after != nil {
 		where = append(where, "(namespace, name, dims) > (?, ?, ?)")
-		args = append(args, after.Namespace, after.MetricName, canonicalDims(after.Dimensions))
+		args = append(args, after.Namespace, after.MetricName, metricbucket.CanonicalDims(after.Dimensions))
 	}
 	q := "SELECT namespace, name, dims FROM metric_series"
 	if len(where) > 0 {
@@ -932,11 +598,11 @@ func (m *MetricStore) ListMetrics(ctx context.Context, f iotdm.MetricFilter, aft
 		if err := rows.Scan(&ns, &name, &dimText); err != nil {
 			return nil, m.readErr("list metrics", err)
 		}
-		dims, err := parseDims(dimText)
+		dims, err := metricbucket.ParseDims(dimText)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: list metrics: %w", err)
 		}
-		if !dimsMatch(dims, f.Dimensions) {
+		if !metricbucket.DimsMatch(dims, f.Dimensions) {
 			continue
 		}
 		out = append(out, iotdm.Metric{Namespace: ns, MetricName: name, Dimensions: dims})
@@ -948,19 +614,6 @@ func (m *MetricStore) ListMetrics(ctx context.Context, f iotdm.MetricFilter, aft
 		return nil, m.readErr("list metrics", err)
 	}
 	return out, nil
-}
-
-// dimsMatch reports whether dims has every filter's dimension (with its
-// value, when one is given).
-func dimsMatch(dims []iotdm.Dimension, filters []iotdm.DimensionFilter) bool {
-	for _, f := range filters {
-		if !slices.ContainsFunc(dims, func(d iotdm.Dimension) bool {
-			return d.Name == f.Name && (f.Value == nil || d.Value == *f.Value)
-		}) {
-			return false
-		}
-	}
-	return true
 }
 
 // --- expiry ---
@@ -992,11 +645,11 @@ func (m *MetricStore) expiryLoop() {
 // the retention are deleted. The expiry loop calls it; so may tests.
 func (m *MetricStore) Expire(ctx context.Context) error {
 	now := m.opts.Now()
-	rolled, err := m.rollUp(ctx, now.Add(-m.opts.HighResolutionRetention).Unix())
+	rolled, err := m.rollUp(ctx, m.opts.HighResolutionCutoff(now))
 	if err != nil {
 		return fmt.Errorf("sqlite: roll up metrics: %w", err)
 	}
-	rows, series, err := m.expire(ctx, now.Add(-m.opts.Retention).Unix())
+	rows, series, err := m.expire(ctx, m.opts.Cutoff(now))
 	if err != nil {
 		return fmt.Errorf("sqlite: expire metrics: %w", err)
 	}
@@ -1042,13 +695,8 @@ func (m *MetricStore) rollUp(ctx context.Context, cutoff int64) (int, error) {
 // (done when none is left). It reads and writes on the writer, so no
 // concurrent write to a row it moves is lost.
 func (m *MetricStore) rollUpPage(w *writer, cursor, cutoff int64) (n int, next int64, done bool, err error) {
-	type minute struct {
-		stats   bucketStats
-		samples metricSamples
-	}
 	type segment struct{ first, last int64 }
-	byMinute := map[int64]*minute{}
-	var order []int64
+	var minutes metricbucket.Rollup[int64] // by key of the minute row
 	var segments []segment
 	for probes := 0; n < expiryPage && probes < 8*expiryPage; probes++ {
 		var first int64
@@ -1081,22 +729,12 @@ func (m *MetricStore) rollUpPage(w *writer, cursor, cutoff int64) (n int, next i
 				rows.Close()
 				return 0, cursor, false, err
 			}
-			st, smp, err := decodeRow(data)
-			if err != nil {
+			got++
+			seg.last = key
+			if err := minutes.Add(key-(key&secondsMask)%60, data); err != nil {
 				rows.Close()
 				return 0, cursor, false, fmt.Errorf("key %d: %w", key, err)
 			}
-			got++
-			seg.last = key
-			mk := key - (key&secondsMask)%60
-			mn, ok := byMinute[mk]
-			if !ok {
-				mn = &minute{}
-				byMinute[mk] = mn
-				order = append(order, mk)
-			}
-			mn.stats.add(st)
-			mn.samples.merge(&smp, maxExactSamples)
 		}
 		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 			return 0, cursor, false, err
@@ -1109,12 +747,12 @@ func (m *MetricStore) rollUpPage(w *writer, cursor, cutoff int64) (n int, next i
 			cursor = seg.last + 1
 		}
 	}
+	order := minutes.Keys()
 	for c := range metricChunks(len(order)) {
 		part := order[c.start : c.start+c.n]
 		args := make([]any, 0, 2*len(part))
 		for _, mk := range part {
-			mn := byMinute[mk]
-			args = append(args, mk, encodeRow(mn.stats, &mn.samples))
+			args = append(args, mk, minutes.Encode(mk))
 		}
 		st, err := m.ws.data(w, 0, len(part))
 		if err != nil {
@@ -1192,8 +830,8 @@ func (m *MetricStore) expirePage(w *writer, afterID, cutoff int64) (n int, lastI
 			k, _ := res.RowsAffected()
 			rows += k
 		}
-		// The recorded last may lag the newest observation by lastSlack.
-		if s.last+lastSlack+60 <= cutoff {
+		// The recorded last may lag the newest observation.
+		if metricbucket.SeriesExpired(s.last, cutoff) {
 			for _, table := range metricTables {
 				res, err := w.conn.ExecContext(w.bg, "DELETE FROM "+table+" WHERE key >= ? AND key < ?", s.id<<32, (s.id+1)<<32)
 				if err != nil {
@@ -1211,440 +849,17 @@ func (m *MetricStore) expirePage(w *writer, afterID, cutoff int64) (n int, lastI
 	}
 	if dropped {
 		// Later writes of this batch must not use a deleted id.
-		m.mu.Lock()
-		clear(m.cache)
-		m.mu.Unlock()
+		m.cache.Clear()
 	}
 	return len(page), lastID, rows, series, nil
 }
 
-// --- samples ---
-
-// metricSamples are the values of a bucket for its percentiles: exact
-// (vals, with their counts in wts, nil when every count is 1) or, past the
-// cap of a merge, a sketch.
-type metricSamples struct {
-	vals []float64
-	wts  []float64
-	sk   *metricSketch
-}
-
-// Encodings of metricSamples (little-endian): none is no bytes; 'v' then
-// float64 values with count 1; 'w' then (value, count) float64 pairs; 's'
-// then a sketch.
-const (
-	samplesValues   = 'v'
-	samplesWeighted = 'w'
-	samplesSketch   = 's'
-)
-
-func (s *metricSamples) empty() bool { return s.sk == nil && len(s.vals) == 0 }
-
-func (s *metricSamples) add(v, w float64) {
-	if s.sk != nil {
-		s.sk.add(v, w)
-		return
-	}
-	if w != 1 && s.wts == nil {
-		s.wts = make([]float64, len(s.vals), len(s.vals)+1)
-		for i := range s.wts {
-			s.wts[i] = 1
-		}
-	}
-	s.vals = append(s.vals, v)
-	if s.wts != nil {
-		s.wts = append(s.wts, w)
-	}
-}
-
-func (s *metricSamples) weight(i int) float64 {
-	if s.wts == nil {
-		return 1
-	}
-	return s.wts[i]
-}
-
-// merge adds o to s; past limit distinct values s becomes a sketch.
-func (s *metricSamples) merge(o *metricSamples, limit int) {
-	switch {
-	case o.empty():
-		return
-	case s.sk == nil && o.sk == nil:
-		for i, v := range o.vals {
-			s.add(v, o.weight(i))
-		}
-		if len(s.vals) > limit {
-			s.compact()
-		}
-		if len(s.vals) > limit {
-			s.toSketch()
-		}
-		return
-	}
-	if s.sk == nil {
-		s.toSketch()
-	}
-	if o.sk != nil {
-		s.sk.merge(o.sk)
-		return
-	}
-	for i, v := range o.vals {
-		s.sk.add(v, o.weight(i))
-	}
-}
-
-// compact merges equal values, adding their counts.
-func (s *metricSamples) compact() {
-	idx := make([]int, len(s.vals))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.Slice(idx, func(a, b int) bool { return s.vals[idx[a]] < s.vals[idx[b]] })
-	vals := make([]float64, 0, len(s.vals))
-	wts := make([]float64, 0, len(s.vals))
-	for _, i := range idx {
-		if n := len(vals); n > 0 && vals[n-1] == s.vals[i] {
-			wts[n-1] += s.weight(i)
-			continue
-		}
-		vals = append(vals, s.vals[i])
-		wts = append(wts, s.weight(i))
-	}
-	s.vals, s.wts = vals, wts
-}
-
-func (s *metricSamples) toSketch() {
-	sk := newMetricSketch()
-	for i, v := range s.vals {
-		sk.add(v, s.weight(i))
-	}
-	*s = metricSamples{sk: sk}
-}
-
-// appendTo appends the encoding of s to b.
-func (s *metricSamples) appendTo(b []byte) []byte {
-	switch {
-	case s.sk != nil:
-		return s.sk.appendTo(b)
-	case len(s.vals) == 0:
-		return b
-	case s.wts == nil:
-		b = append(b, samplesValues)
-		for _, v := range s.vals {
-			b = appendF64(b, v)
-		}
-		return b
-	}
-	b = append(b, samplesWeighted)
-	for i, v := range s.vals {
-		b = appendF64(appendF64(b, v), s.wts[i])
-	}
-	return b
-}
-
-// encodedLen is the length of s's encoding, for sizing buffers; a sketch
-// counts as empty.
-func (s *metricSamples) encodedLen() int {
-	switch {
-	case s.sk != nil || len(s.vals) == 0:
-		return 0
-	case s.wts == nil:
-		return 1 + 8*len(s.vals)
-	}
-	return 1 + 16*len(s.vals)
-}
-
-// rowStatsLen is the length of the statistics that start a row's data.
-const rowStatsLen = 32
-
-// encodeRow packs a bucket: its statistics, then its samples.
-func encodeRow(st bucketStats, s *metricSamples) []byte {
-	b := make([]byte, 0, rowStatsLen+s.encodedLen())
-	b = appendF64(appendF64(appendF64(appendF64(b, st.n), st.total), st.lo), st.hi)
-	return s.appendTo(b)
-}
-
-// decodeRowStats reads the statistics of a row's data.
-func decodeRowStats(b []byte) (bucketStats, error) {
-	if len(b) < rowStatsLen {
-		return bucketStats{}, errBadSamples
-	}
-	return bucketStats{n: readF64(b), total: readF64(b[8:]), lo: readF64(b[16:]), hi: readF64(b[24:])}, nil
-}
-
-// decodeRow reads a row's data; the samples do not alias b.
-func decodeRow(b []byte) (bucketStats, metricSamples, error) {
-	st, err := decodeRowStats(b)
-	if err != nil {
-		return st, metricSamples{}, err
-	}
-	var s metricSamples
-	err = s.decode(b[rowStatsLen:])
-	return st, s, err
-}
-
-// decode sets s from an encoding; s's slices are new (b may be reused).
-func (s *metricSamples) decode(b []byte) error {
-	*s = metricSamples{}
-	if len(b) == 0 {
-		return nil
-	}
-	body := b[1:]
-	switch b[0] {
-	case samplesValues:
-		if len(body)%8 != 0 {
-			return errBadSamples
-		}
-		s.vals = make([]float64, len(body)/8)
-		for i := range s.vals {
-			s.vals[i] = readF64(body[8*i:])
-		}
-	case samplesWeighted:
-		if len(body)%16 != 0 {
-			return errBadSamples
-		}
-		n := len(body) / 16
-		s.vals, s.wts = make([]float64, n), make([]float64, n)
-		for i := range n {
-			s.vals[i] = readF64(body[16*i:])
-			s.wts[i] = readF64(body[16*i+8:])
-		}
-	case samplesSketch:
-		sk, err := decodeMetricSketch(body)
-		if err != nil {
-			return err
-		}
-		s.sk = sk
-	default:
-		return errBadSamples
-	}
-	return nil
-}
-
-var errBadSamples = errors.New("corrupt metric row")
-
-// quantile returns the p-th percentile (0-100) by nearest rank: the
-// smallest value whose cumulative count reaches p % of the total, clamped
-// to [lo, hi]. ok is false without samples.
-func (s *metricSamples) quantile(p, lo, hi float64) (float64, bool) {
-	if s.empty() {
-		return 0, false
-	}
-	var v float64
-	if s.sk != nil {
-		v = s.sk.quantile(p)
-	} else {
-		idx := make([]int, len(s.vals))
-		total := 0.0
-		for i := range idx {
-			idx[i] = i
-			total += s.weight(i)
-		}
-		sort.Slice(idx, func(a, b int) bool { return s.vals[idx[a]] < s.vals[idx[b]] })
-		target := rankTarget(p, total)
-		cum := 0.0
-		v = s.vals[idx[len(idx)-1]]
-		for _, i := range idx {
-			cum += s.weight(i)
-			if cum >= target {
-				v = s.vals[i]
-				break
-			}
-		}
-	}
-	return min(max(v, lo), hi), true
-}
-
-// rankTarget is the cumulative count the p-th percentile of total reaches,
-// with a little slack for rounding.
-func rankTarget(p, total float64) float64 {
-	return p/100*total - 1e-9*total
-}
+// --- merge ---
 
 // mergeRowsSQL is iotdm_metric_merge(a, b): the data of one bucket holding
 // the observations of both.
 func mergeRowsSQL(_ *msqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
 	a, _ := args[0].([]byte)
 	b, _ := args[1].([]byte)
-	sa, smpA, err := decodeRow(a)
-	if err != nil {
-		return nil, err
-	}
-	sb, smpB, err := decodeRow(b)
-	if err != nil {
-		return nil, err
-	}
-	sa.add(sb)
-	smpA.merge(&smpB, maxExactSamples)
-	return encodeRow(sa, &smpA), nil
-}
-
-// metricSketch is a log-bucketed histogram of values (positive, negative
-// and zero): bucket i of either sign holds magnitudes in (γ^(i-1), γ^i],
-// reported as 2γ^i/(γ+1), within sketchAccuracy of any value in it. When
-// a sign has more than maxSketchBins buckets, its smallest magnitudes are
-// merged, which only coarsens the lowest percentiles of that sign.
-type metricSketch struct {
-	zero     float64
-	pos, neg map[int32]float64
-}
-
-const (
-	sketchGamma   = 1.02
-	maxSketchBins = 2048
-)
-
-var sketchLogGamma = math.Log(sketchGamma)
-
-func newMetricSketch() *metricSketch {
-	return &metricSketch{pos: map[int32]float64{}, neg: map[int32]float64{}}
-}
-
-func sketchIndex(mag float64) int32 {
-	return int32(math.Ceil(math.Log(mag) / sketchLogGamma))
-}
-
-func sketchValue(i int32) float64 {
-	return 2 * math.Pow(sketchGamma, float64(i)) / (sketchGamma + 1)
-}
-
-func (k *metricSketch) add(v, w float64) {
-	switch {
-	case v > 0:
-		k.pos[sketchIndex(v)] += w
-		k.collapse(k.pos)
-	case v < 0:
-		k.neg[sketchIndex(-v)] += w
-		k.collapse(k.neg)
-	default:
-		k.zero += w
-	}
-}
-
-func (k *metricSketch) merge(o *metricSketch) {
-	k.zero += o.zero
-	for i, w := range o.pos {
-		k.pos[i] += w
-	}
-	for i, w := range o.neg {
-		k.neg[i] += w
-	}
-	k.collapse(k.pos)
-	k.collapse(k.neg)
-}
-
-// collapse merges the smallest buckets of bins until at most maxSketchBins
-// are left.
-func (k *metricSketch) collapse(bins map[int32]float64) {
-	if len(bins) <= maxSketchBins {
-		return
-	}
-	idx := sortedBins(bins)
-	extra := len(idx) - maxSketchBins
-	into := idx[extra]
-	for _, i := range idx[:extra] {
-		bins[into] += bins[i]
-		delete(bins, i)
-	}
-}
-
-func sortedBins(bins map[int32]float64) []int32 {
-	idx := make([]int32, 0, len(bins))
-	for i := range bins {
-		idx = append(idx, i)
-	}
-	slices.Sort(idx)
-	return idx
-}
-
-func (k *metricSketch) quantile(p float64) float64 {
-	total := k.zero
-	for _, w := range k.pos {
-		total += w
-	}
-	for _, w := range k.neg {
-		total += w
-	}
-	target := rankTarget(p, total)
-	cum := 0.0
-	neg := sortedBins(k.neg)
-	for j := len(neg) - 1; j >= 0; j-- { // most negative first
-		if cum += k.neg[neg[j]]; cum >= target {
-			return -sketchValue(neg[j])
-		}
-	}
-	if cum += k.zero; cum >= target && k.zero > 0 {
-		return 0
-	}
-	pos := sortedBins(k.pos)
-	for _, i := range pos {
-		if cum += k.pos[i]; cum >= target {
-			return sketchValue(i)
-		}
-	}
-	if len(pos) > 0 {
-		return sketchValue(pos[len(pos)-1])
-	}
-	return 0
-}
-
-func (k *metricSketch) appendTo(b []byte) []byte {
-	b = append(b, samplesSketch)
-	b = appendF64(b, k.zero)
-	for _, bins := range []map[int32]float64{k.pos, k.neg} {
-		idx := sortedBins(bins)
-		b = appendU32(b, uint32(len(idx)))
-		for _, i := range idx {
-			b = appendF64(appendU32(b, uint32(i)), bins[i])
-		}
-	}
-	return b
-}
-
-func decodeMetricSketch(b []byte) (*metricSketch, error) {
-	k := newMetricSketch()
-	if len(b) < 8 {
-		return nil, errBadSamples
-	}
-	k.zero = readF64(b)
-	b = b[8:]
-	for _, bins := range []map[int32]float64{k.pos, k.neg} {
-		if len(b) < 4 {
-			return nil, errBadSamples
-		}
-		n := int(readU32(b))
-		b = b[4:]
-		if n > maxSketchBins || len(b) < 12*n {
-			return nil, errBadSamples
-		}
-		for range n {
-			bins[int32(readU32(b))] = readF64(b[4:])
-			b = b[12:]
-		}
-	}
-	if len(b) != 0 {
-		return nil, errBadSamples
-	}
-	return k, nil
-}
-
-func appendF64(b []byte, v float64) []byte {
-	u := math.Float64bits(v)
-	return append(b, byte(u), byte(u>>8), byte(u>>16), byte(u>>24), byte(u>>32), byte(u>>40), byte(u>>48), byte(u>>56))
-}
-
-func readF64(b []byte) float64 {
-	_ = b[7]
-	u := uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
-		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
-	return math.Float64frombits(u)
-}
-
-func appendU32(b []byte, u uint32) []byte {
-	return append(b, byte(u), byte(u>>8), byte(u>>16), byte(u>>24))
-}
-
-func readU32(b []byte) uint32 {
-	_ = b[3]
-	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+	return metricbucket.Merge(a, b)
 }
