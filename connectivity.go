@@ -43,6 +43,9 @@ type ConnectivityState struct {
 	// (sessionIdentifier and principalIdentifier of its events).
 	SessionID string `json:"sessionIdentifier,omitempty"`
 	Principal string `json:"principalIdentifier,omitempty"`
+	// Node is the cluster node the connection is (or was) on; empty for a
+	// server of its own.
+	Node string `json:"node,omitempty"`
 }
 
 // DisconnectReasonValue values (the model's enum; §1.6).

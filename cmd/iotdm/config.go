@@ -91,6 +91,19 @@ type Config struct {
 	MQTTMaxTopicSlashes  int
 	MQTTMaxSubscriptions int
 
+	// Store is where state lives: "sqlite" (DATA-DIR/iotdm.db) or a
+	// postgres:// URL, which several nodes share.
+	Store string
+	// Cluster: NodeID names this node; ClusterListen is its embedded NATS
+	// server's route listener and ClusterRoutes its peers' (or NATSURL an
+	// external NATS); ClusterName prefixes the NATS subjects. Clustering is
+	// on when ClusterListen or NATSURL is set (docs/scaling.md).
+	NodeID        string
+	ClusterName   string
+	ClusterListen string
+	ClusterRoutes []string
+	NATSURL       string
+
 	// ConfigFile is the config file that was read, "" when none was.
 	ConfigFile string
 	// AdminKey is the admin access key from IOTDM_ACCESS_KEY_ID and
@@ -136,6 +149,12 @@ const (
 	optMQTTMaxPayload      = "mqtt-max-payload"
 	optMQTTMaxSlashes      = "mqtt-max-topic-slashes"
 	optMQTTMaxSubs         = "mqtt-max-subscriptions"
+	optStore               = "store"
+	optNodeID              = "node-id"
+	optClusterName         = "cluster-name"
+	optClusterListen       = "cluster-listen"
+	optClusterRoutes       = "cluster-routes"
+	optNATSURL             = "nats-url"
 )
 
 // options returns every option, in the order usage and problems list them.
@@ -168,6 +187,24 @@ func options() []option {
 		{name: optMQTTMaxSubs, arg: "N", env: "IOTDM_MQTT_MAX_SUBSCRIPTIONS", def: "50",
 			usage: "most subscriptions of one MQTT session (AWS: 50)",
 			check: checkPositiveInt, set: func(c *Config, v string) { c.MQTTMaxSubscriptions, _ = strconv.Atoi(v) }},
+		{name: optStore, arg: "STORE", env: "IOTDM_STORE", def: "sqlite",
+			usage: "where state lives: sqlite (DATA-DIR/iotdm.db) or a postgres:// URL shared by several nodes",
+			check: checkStore, set: func(c *Config, v string) { c.Store = v }},
+		{name: optNodeID, arg: "ID", env: "IOTDM_NODE_ID",
+			usage: "this node's name in a cluster, unique and stable (default the host name)",
+			check: checkNodeID, set: func(c *Config, v string) { c.NodeID = v }},
+		{name: optClusterName, arg: "NAME", env: "IOTDM_CLUSTER_NAME", def: "iotdm",
+			usage: "the cluster's name: NATS cluster name and subject prefix",
+			check: checkNodeID, set: func(c *Config, v string) { c.ClusterName = v }},
+		{name: optClusterListen, arg: "HOST:PORT", env: "IOTDM_CLUSTER_LISTEN",
+			usage: "route listener of this node's embedded NATS server; turns clustering on (default none)",
+			check: checkOptionalHostPort, set: func(c *Config, v string) { c.ClusterListen = v }},
+		{name: optClusterRoutes, arg: "LIST", env: "IOTDM_CLUSTER_ROUTES",
+			usage: "comma-separated HOST:PORT route listeners of the other nodes (default none)",
+			check: checkRouteList, set: func(c *Config, v string) { c.ClusterRoutes = splitHostList(v) }},
+		{name: optNATSURL, arg: "URL", env: "IOTDM_NATS_URL",
+			usage: "an external NATS server or cluster instead of the embedded one; turns clustering on (default none)",
+			check: func(string) error { return nil }, set: func(c *Config, v string) { c.NATSURL = v }},
 		{name: optRegion, arg: "REGION", env: "IOTDM_REGION", def: defaultRegion,
 			usage: "AWS region the server answers as",
 			check: checkRegion, set: func(c *Config, v string) { c.Region = v }},
@@ -456,6 +493,37 @@ func checkOptionalHostPort(v string) error {
 		return nil
 	}
 	return checkHostPort(v)
+}
+
+// checkStore accepts sqlite or a PostgreSQL URL.
+func checkStore(v string) error {
+	if v == "sqlite" || strings.HasPrefix(v, "postgres://") || strings.HasPrefix(v, "postgresql://") {
+		return nil
+	}
+	return errors.New("must be sqlite or a postgres:// URL")
+}
+
+// checkNodeID accepts a node or cluster name: letters, digits, - and _.
+func checkNodeID(v string) error {
+	if v == "" {
+		return nil
+	}
+	if len(v) > 64 || !nodeIDPattern.MatchString(v) {
+		return errors.New("must be up to 64 letters, digits, '-' and '_'")
+	}
+	return nil
+}
+
+var nodeIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// checkRouteList accepts an optional comma-separated list of HOST:PORT.
+func checkRouteList(v string) error {
+	for _, h := range splitHostList(v) {
+		if err := checkHostPort(strings.TrimPrefix(h, "nats://")); err != nil {
+			return fmt.Errorf("%q: %w", h, err)
+		}
+	}
+	return nil
 }
 
 // checkHostList accepts a comma-separated list of IP addresses and host

@@ -41,6 +41,8 @@ func defaults() Config {
 		MQTTMaxPayload:       128 << 10,
 		MQTTMaxTopicSlashes:  7,
 		MQTTMaxSubscriptions: 50,
+		Store:                "sqlite",
+		ClusterName:          "iotdm",
 	}
 }
 
@@ -69,7 +71,7 @@ func TestLoadConfig(t *testing.T) {
 			want: Config{DataDir: "/d", HTTPAddr: "0.0.0.0:0", MQTTAddr: "[::1]:1883", Region: "eu-west-1",
 				AccountID: "000000000001", LogLevel: slog.LevelDebug, ThingTypeDeleteWait: 5 * time.Minute, FleetMetricMinPeriod: time.Minute, AlarmEvaluationInterval: time.Minute, Simulate: -1,
 				CAValidity: 262980 * time.Hour, StoreCacheBytes: 64 << 20, MQTTHosts: []string{"localhost", "127.0.0.1"},
-				MQTTMaxPayload: 128 << 10, MQTTMaxTopicSlashes: 7, MQTTMaxSubscriptions: 50},
+				MQTTMaxPayload: 128 << 10, MQTTMaxTopicSlashes: 7, MQTTMaxSubscriptions: 50, Store: "sqlite", ClusterName: "iotdm"},
 		},
 		{
 			name: "environment",
@@ -78,7 +80,7 @@ func TestLoadConfig(t *testing.T) {
 			want: Config{DataDir: "/e", HTTPAddr: ":4580", MQTTAddr: "localhost:8883", Region: "ap-southeast-2",
 				AccountID: "210987654321", LogLevel: slog.LevelWarn, ThingTypeDeleteWait: 5 * time.Minute, FleetMetricMinPeriod: time.Minute, AlarmEvaluationInterval: time.Minute, Simulate: -1,
 				CAValidity: 262980 * time.Hour, StoreCacheBytes: 64 << 20, MQTTHosts: []string{"localhost", "127.0.0.1"},
-				MQTTMaxPayload: 128 << 10, MQTTMaxTopicSlashes: 7, MQTTMaxSubscriptions: 50},
+				MQTTMaxPayload: 128 << 10, MQTTMaxTopicSlashes: 7, MQTTMaxSubscriptions: 50, Store: "sqlite", ClusterName: "iotdm"},
 		},
 		{
 			name: "thing type delete wait from the environment and from a flag",

@@ -7,8 +7,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/iotdm/iotdm"
 	"github.com/iotdm/iotdm/internal/control"
 	"github.com/iotdm/iotdm/internal/fleetindex"
+	"github.com/iotdm/iotdm/internal/postgres"
 	"github.com/iotdm/iotdm/internal/sqlite"
 )
 
@@ -19,8 +21,8 @@ import (
 // logs through the IoT logger), start runs its loops once the broker can
 // carry alarm actions, and stop ends them before the stores close.
 type monitoring struct {
-	metrics   *sqlite.MetricStore
-	events    *sqlite.LogEventStore
+	metrics   closingMetricStore
+	events    closingLogEventStore
 	logEvents *control.LogEvents
 	iotLog    *control.IoTLogger
 	actions   *control.AlarmActions
@@ -31,17 +33,47 @@ type monitoring struct {
 	wg     sync.WaitGroup
 }
 
+// closingMetricStore and closingLogEventStore are the stores beside the
+// entity store, on SQLite or PostgreSQL like it.
+type (
+	closingMetricStore interface {
+		iotdm.MetricStore
+		Close() error
+	}
+	closingLogEventStore interface {
+		iotdm.LogEventStore
+		Close() error
+	}
+)
+
 // openMonitoring opens the metric and log event stores and builds the
 // services over them.
 func (s *server) openMonitoring(ctx context.Context) error {
 	m := &monitoring{}
 	s.monitor = m
-	var err error
-	if m.metrics, err = sqlite.OpenMetricStore(ctx, s.db, sqlite.MetricOptions{Logger: s.log.With("component", "metrics")}); err != nil {
-		return fmt.Errorf("open metric store: %w", err)
-	}
-	if m.events, err = sqlite.OpenLogEventStore(ctx, s.db); err != nil {
-		return fmt.Errorf("open log event store: %w", err)
+	metricsLog := s.log.With("component", "metrics")
+	if s.pg != nil {
+		metrics, err := postgres.OpenMetricStore(ctx, s.pg.Pool(), postgres.MetricOptions{Logger: metricsLog})
+		if err != nil {
+			return fmt.Errorf("open metric store: %w", err)
+		}
+		m.metrics = metrics
+		events, err := postgres.OpenLogEventStore(ctx, s.pg.Pool())
+		if err != nil {
+			return fmt.Errorf("open log event store: %w", err)
+		}
+		m.events = events
+	} else {
+		metrics, err := sqlite.OpenMetricStore(ctx, s.db, sqlite.MetricOptions{Logger: metricsLog})
+		if err != nil {
+			return fmt.Errorf("open metric store: %w", err)
+		}
+		m.metrics = metrics
+		events, err := sqlite.OpenLogEventStore(ctx, s.db)
+		if err != nil {
+			return fmt.Errorf("open log event store: %w", err)
+		}
+		m.events = events
 	}
 	m.logEvents = control.NewLogEvents(s.store, m.events, control.LogEventsOptions{Region: s.cfg.Region, AccountID: s.cfg.AccountID,
 		Logger: s.log.With("component", "logs")})
@@ -64,7 +96,9 @@ func (s *server) startMonitoring(ctx context.Context) {
 			for i, f := range failures {
 				fields[i] = control.FailedCustomField{Name: f.Name, Value: f.Value, ExpectedType: f.ExpectedType}
 			}
-			m.iotLog.IndexingCustomFieldFailed(thing, fields)
+			if s.leading() { // every node's index sees it; one logs it
+				m.iotLog.IndexingCustomFieldFailed(thing, fields)
+			}
 		})
 	}
 	m.actions = control.NewAlarmActions(s.store, control.AlarmActionsOptions{Region: s.cfg.Region, AccountID: s.cfg.AccountID,
@@ -73,11 +107,16 @@ func (s *server) startMonitoring(ctx context.Context) {
 		Offset: alarmOffset(s.cfg), Actions: m.actions, Logger: s.log.With("component", "alarms")})
 	m.sched = control.NewFleetMetricScheduler(s.store, s.feeder, m.metrics, control.FleetMetricSchedulerOptions{
 		Logger: s.log.With("component", "fleetmetrics")})
+	// Evaluation, fleet metrics and retention follow the clock: in a
+	// cluster the leader alone runs them.
+	lead := func(run func(context.Context) error) func(context.Context) error {
+		return func(ctx context.Context) error { return s.lead(ctx, run) }
+	}
 	for name, run := range map[string]func(context.Context) error{
 		"alarm actions":          m.actions.Run,
-		"alarm evaluation":       m.eval.Run,
-		"fleet metric scheduler": m.sched.Run,
-		"log retention":          m.logEvents.Run,
+		"alarm evaluation":       lead(m.eval.Run),
+		"fleet metric scheduler": lead(m.sched.Run),
+		"log retention":          lead(m.logEvents.Run),
 		"iot logging":            m.iotLog.Run,
 	} {
 		m.wg.Add(1)

@@ -64,12 +64,17 @@ func (s *server) startBroker(ctx context.Context) error {
 	devices := control.NewDeviceAccess(s.store, s.ca, pols, control.DeviceAccessOptions{
 		Region: s.cfg.Region, AccountID: s.cfg.AccountID, Logger: s.log,
 	})
-	conn := control.NewConnectivity(s.store, control.ConnectivityOptions{Logger: s.log})
+	conn := control.NewConnectivity(s.store, control.ConnectivityOptions{Node: s.nodeID(), Logger: s.log})
 	// Fleet provisioning by claim and just-in-time provisioning.
 	prov := control.NewFleetProvisioning(s.store, s.ca, control.ProvisioningOptions{Region: s.cfg.Region,
 		AccountID: s.cfg.AccountID, Logger: s.log})
 	iotLog := s.monitor.iotLog
+	var bridge broker.Cluster
+	if s.cluster != nil {
+		bridge = s.cluster.bridge
+	}
 	b, err := broker.New(broker.Options{
+		Cluster:       bridge,
 		Addr:          s.cfg.MQTTAddr,
 		TLS:           &tls.Config{Certificates: []tls.Certificate{cert}},
 		PlainAddr:     s.cfg.MQTTPlainAddr,
@@ -118,6 +123,11 @@ func (s *server) startBroker(ctx context.Context) error {
 		return fmt.Errorf("mqtt: %w", err)
 	}
 	s.broker = b
+	if s.cluster != nil {
+		if err := s.cluster.bridge.start(b); err != nil {
+			return err
+		}
+	}
 	s.mqtt.devices = devices
 	s.mqtt.connectivity = conn
 	conn.SetPublisher(b)
@@ -196,7 +206,9 @@ func (s *server) startBroker(ctx context.Context) error {
 	events := control.NewRegistryEvents(s.store, control.RegistryEventsOptions{
 		Region: s.cfg.Region, AccountID: s.cfg.AccountID, Logger: s.log,
 	})
-	events.SetPublisher(b)
+	// Every node derives the registry events from the shared feed and
+	// publishes them to its own clients only.
+	events.SetPublisher(localPublisher{b})
 	ectx, estop := context.WithCancel(context.WithoutCancel(ctx))
 	s.mqtt.stopEvents = estop
 	s.mqtt.eventsDone = make(chan struct{})
@@ -230,10 +242,30 @@ func (s *server) startBroker(ctx context.Context) error {
 	s.mqtt.unsubscribeMore = append(s.mqtt.unsubscribeMore, unsubJobs)
 	jctx, jstop := context.WithCancel(context.WithoutCancel(ctx))
 	s.mqtt.stopJobs = jstop
-	for name, run := range map[string]func(context.Context) error{
-		"jobs":        func(ctx context.Context) error { return jobs.Run(ctx, from) },
-		"jobs ticker": func(ctx context.Context) error { return jobs.RunTicker(ctx, time.Second) },
-	} {
+	// Rollouts, timeouts and continuous jobs are the leader's work in a
+	// cluster; a new leader follows the feed from where it takes over
+	// (Run reconciles continuous jobs first).
+	loops := map[string]func(context.Context) error{
+		"jobs": func(ctx context.Context) error {
+			return s.lead(ctx, func(ctx context.Context) error {
+				f := from
+				if s.cluster != nil {
+					var err error
+					if f, err = s.store.LastSeq(ctx); err != nil {
+						return err
+					}
+				}
+				return jobs.Run(ctx, f)
+			})
+		},
+		"jobs ticker": func(ctx context.Context) error {
+			return s.lead(ctx, func(ctx context.Context) error { return jobs.RunTicker(ctx, time.Second) })
+		},
+	}
+	if watch := s.watchNodes(jctx, conn); watch != nil {
+		loops["dead nodes"] = func(ctx context.Context) error { return s.lead(ctx, watch) }
+	}
+	for name, run := range loops {
 		s.mqtt.jobsDone.Add(1)
 		go func() {
 			defer s.mqtt.jobsDone.Done()
@@ -245,7 +277,9 @@ func (s *server) startBroker(ctx context.Context) error {
 	if s.feeder != nil {
 		s.feeder.SetMembershipHook(func(group, thing string, added bool) {
 			events.EnqueueDynamicMembership(group, thing, added)
-			jobs.OnMembership(group, thing, added)
+			if s.leading() {
+				jobs.OnMembership(group, thing, added)
+			}
 		})
 	}
 
@@ -316,6 +350,14 @@ func sessionInfo(s broker.Session) control.SessionInfo {
 // logClient is the AWS IoT log view of a session.
 func logClient(s broker.Session) control.IoTLogClient {
 	return control.IoTLogClient{ClientID: s.ClientID, PrincipalID: s.CertificateID, SourceIP: s.IPAddress, Protocol: "MQTT"}
+}
+
+// localPublisher publishes to this node's clients only (broker
+// OutgoingMessage.Local): for what every node of a cluster derives itself.
+type localPublisher struct{ b *broker.Broker }
+
+func (p localPublisher) Publish(ctx context.Context, topic string, payload []byte, qos byte, retain bool) error {
+	return p.b.PublishMessage(ctx, broker.OutgoingMessage{Topic: topic, Payload: payload, QoS: qos, Retain: retain, Local: true})
 }
 
 // messageBus is the iot-data messaging service's view of the broker.

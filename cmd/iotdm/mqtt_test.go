@@ -47,6 +47,9 @@ type mqFixture struct {
 	key   AccessKey
 	roots *x509.CertPool
 	addr  string // the MQTT over TLS listener, from server.json
+	// persistent makes MQTT 5 connections ask for a session that outlives
+	// them (CleanStart false, an hour's session expiry).
+	persistent bool
 }
 
 func newMQFixture(t *testing.T, configure ...func(*Config)) *mqFixture {
@@ -187,6 +190,11 @@ func (f *mqFixture) connect5On(ctx context.Context, nc net.Conn, clientID, usern
 		OnClientError: func(error) {},
 	})
 	cp := &paho.Connect{ClientID: clientID, KeepAlive: 30, CleanStart: true}
+	if f.persistent {
+		expiry := uint32(3600)
+		cp.CleanStart = false
+		cp.Properties = &paho.ConnectProperties{SessionExpiryInterval: &expiry}
+	}
 	if username != "" {
 		cp.Username, cp.UsernameFlag = username, true
 		cp.Password, cp.PasswordFlag = []byte(password), true
@@ -197,6 +205,13 @@ func (f *mqFixture) connect5On(ctx context.Context, nc net.Conn, clientID, usern
 	}
 	f.t.Cleanup(func() { _ = c.Disconnect(&paho.Disconnect{}) })
 	return c, ack, nil
+}
+
+// connect5Session connects like connect5 with a persistent session.
+func (f *mqFixture) connect5Session(d mqDevice, clientID string) (*mq5, *paho.Connack, error) {
+	g := *f
+	g.persistent = true
+	return g.connect5(&d, clientID, "", "")
 }
 
 func (f *mqFixture) mustConnect5(d mqDevice, clientID string) *mq5 {

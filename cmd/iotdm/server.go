@@ -19,6 +19,7 @@ import (
 	"github.com/iotdm/iotdm/internal/fleetindex"
 	"github.com/iotdm/iotdm/internal/pki"
 	"github.com/iotdm/iotdm/internal/pki/cafile"
+	"github.com/iotdm/iotdm/internal/postgres"
 	"github.com/iotdm/iotdm/internal/sqlite"
 	"github.com/iotdm/iotdm/internal/telemetry"
 )
@@ -48,7 +49,11 @@ type server struct {
 	metrics *telemetry.Metrics
 	key     AccessKey
 	store   iotdm.Store
-	db      *sqlite.DB // the store, for the metric and log event stores beside it
+	db      *sqlite.DB   // the SQLite store, for the metric and log event stores beside it
+	pg      *postgres.DB // or the PostgreSQL store several nodes share
+	// cluster is this server's membership of a cluster (cluster.go); nil
+	// for a server of its own.
+	cluster *clusterRuntime
 	// monitor is fleet monitoring (monitoring.go); it stops after the broker
 	// and before the store.
 	monitor *monitoring
@@ -124,15 +129,34 @@ func (s *server) Start(ctx context.Context) (err error) {
 	if err := ensureAWSConfig(dir); err != nil {
 		return err
 	}
-	if s.db, err = openStore(ctx, filepath.Join(dir, storeFileName), s.cfg.StoreCacheBytes, s.metrics, s.log.With("component", "store")); err != nil {
-		return fmt.Errorf("open store: %w", err)
+	if s.cfg.Store == "" || s.cfg.Store == "sqlite" {
+		if s.db, err = openStore(ctx, filepath.Join(dir, storeFileName), s.cfg.StoreCacheBytes, s.metrics, s.log.With("component", "store")); err != nil {
+			return fmt.Errorf("open store: %w", err)
+		}
+		s.store = s.db
+	} else {
+		if s.pg, err = postgres.Open(ctx, s.cfg.Store, postgres.Options{Logger: s.log.With("component", "store"), OnCommit: s.metrics.ObserveCommit}); err != nil {
+			return fmt.Errorf("open store: %w", err)
+		}
+		s.store = s.pg
+		// Nodes sharing the store share the admin key and the CA.
+		if s.key, err = sharedAdminKey(ctx, s.store, dir, s.key, s.cfg.AdminKey != nil, s.log); err != nil {
+			return fmt.Errorf("admin credentials: %w", err)
+		}
 	}
-	s.store = s.db
 	if err := s.startFeeder(ctx); err != nil {
 		return err
 	}
-	if s.ca, err = cafile.LoadOrCreate(dir, pki.CAOptions{Validity: s.cfg.CAValidity}); err != nil {
+	if s.pg != nil {
+		s.ca, err = sharedCA(ctx, s.store, dir, pki.CAOptions{Validity: s.cfg.CAValidity})
+	} else {
+		s.ca, err = cafile.LoadOrCreate(dir, pki.CAOptions{Validity: s.cfg.CAValidity})
+	}
+	if err != nil {
 		return fmt.Errorf("certificate authority: %w", err)
+	}
+	if err := s.startCluster(ctx); err != nil {
+		return err
 	}
 	s.log.Info("certificate authority ready", "caFile", filepath.Join(dir, cafile.CertFile))
 
@@ -300,6 +324,7 @@ func (s *server) close(ctx context.Context) error {
 	}
 	keep(s.services.Close(ctx))
 	keep(s.stopBroker(ctx))
+	s.stopCluster()
 	keep(s.stopMonitoring(ctx))
 	if s.feederDone != nil {
 		s.stopFeeder()

@@ -119,7 +119,8 @@ func newAPIHandler(ctx context.Context, d apiDeps) (http.Handler, *apiServices, 
 		ThingTypeDeleteRetry: d.cfg.ThingTypeDeleteWait + time.Minute}
 	mon := &stack.Monitoring{LogGroups: logGroups, Alarms: alarms, Dashboards: dashboards}
 	catalog := stack.NewCatalog(append(iot.Types(), mon.Types()...)...)
-	stacks, err := stack.NewService(ctx, d.store, catalog, stack.ServiceOptions{Region: d.cfg.Region, AccountID: d.cfg.AccountID, Logger: d.logger})
+	stacks, err := stack.NewService(ctx, d.store, catalog, stack.ServiceOptions{Region: d.cfg.Region, AccountID: d.cfg.AccountID,
+		KeepInterrupted: d.cfg.clustered(), Logger: d.logger})
 	if err != nil {
 		return nil, nil, fmt.Errorf("stacks: %w", err)
 	}

@@ -257,6 +257,10 @@ type OutgoingMessage struct {
 	MessageExpiry   uint32 // seconds; 0 for none
 	PayloadFormat   *byte  // 0 unspecified bytes, 1 UTF-8; nil when not given
 	UserProperties  []UserProperty
+	// Local keeps the message on this node: with a Cluster, a message every
+	// node derives itself (registry events from the shared change feed) is
+	// published by each node to its own clients, not forwarded.
+	Local bool `json:"-"`
 }
 
 // PublishMessage is Publish with MQTT 5 properties: devices on MQTT 5 see
@@ -275,9 +279,21 @@ func (b *Broker) PublishMessage(ctx context.Context, m OutgoingMessage) error {
 	if !validServerTopic(topic) {
 		return fmt.Errorf("publish %q: invalid topic name", topic)
 	}
+	pk := publishPacket(m)
+	if err := b.server.InjectPacket(b.publisher, pk); err != nil {
+		return fmt.Errorf("publish %q: %w", topic, err)
+	}
+	if b.opts.Cluster != nil && !m.Local {
+		b.opts.Cluster.Forward(m)
+	}
+	return nil
+}
+
+// publishPacket is the PUBLISH packet of a message the server publishes.
+func publishPacket(m OutgoingMessage) packets.Packet {
 	pk := packets.Packet{
 		FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: m.QoS, Retain: m.Retain},
-		TopicName:   topic,
+		TopicName:   m.Topic,
 		Payload:     bytes.Clone(m.Payload),
 		PacketID:    uint16(m.QoS), // required for QoS 1; the server acks nothing to itself
 	}
@@ -294,10 +310,22 @@ func (b *Broker) PublishMessage(ctx context.Context, m OutgoingMessage) error {
 	for _, u := range m.UserProperties {
 		pk.Properties.User = append(pk.Properties.User, packets.UserProperty{Key: u.Key, Val: u.Value})
 	}
-	if err := b.server.InjectPacket(b.publisher, pk); err != nil {
-		return fmt.Errorf("publish %q: %w", topic, err)
+	return pk
+}
+
+// outgoingOf is the message a PUBLISH packet carries.
+func outgoingOf(pk packets.Packet) OutgoingMessage {
+	m := OutgoingMessage{Topic: pk.TopicName, Payload: pk.Payload, QoS: pk.FixedHeader.Qos, Retain: pk.FixedHeader.Retain,
+		ContentType: pk.Properties.ContentType, ResponseTopic: pk.Properties.ResponseTopic,
+		CorrelationData: pk.Properties.CorrelationData, MessageExpiry: pk.Properties.MessageExpiryInterval}
+	if pk.Properties.PayloadFormatFlag {
+		f := pk.Properties.PayloadFormat
+		m.PayloadFormat = &f
 	}
-	return nil
+	for _, u := range pk.Properties.User {
+		m.UserProperties = append(m.UserProperties, UserProperty{Key: u.Key, Value: u.Val})
+	}
+	return m
 }
 
 // Subscribe registers a server-side handler for the device messages matching

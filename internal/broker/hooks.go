@@ -123,6 +123,7 @@ func (h *hooks) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
 	if c == nil {
 		return
 	}
+	b.takeRemoteSession(cl, pk)
 	existing, ok := b.server.Clients.Get(cl.ID)
 	if !ok || existing == cl {
 		return
@@ -170,6 +171,7 @@ func (h *hooks) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 		}
 	}
 	b.obs.MQTTConnected()
+	b.sessionHeld(cl)
 	auth := c.authorization()
 	b.log.Info("client connected", "client", cl.ID, "principal", auth.Principal(), "remote", c.ip,
 		"listener", c.info.Listener, "version", c.info.ProtocolVersion, "session_present", c.sessionPresent)
@@ -202,6 +204,9 @@ func (h *hooks) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
 	}
 	if !established {
 		return
+	}
+	if expire {
+		b.sessionGone(cl)
 	}
 	b.obs.MQTTDisconnected(string(reason))
 	auth := c.authorization()
@@ -253,6 +258,7 @@ func (h *hooks) OnClientExpired(cl *mqtt.Client) {
 	if c := h.b.conns.get(cl); c != nil {
 		h.b.conns.remove(c)
 	}
+	h.b.sessionGone(cl)
 }
 
 // OnPacketRead sees every packet as it is decoded, before mochi processes
@@ -350,6 +356,9 @@ func (h *hooks) OnPublished(cl *mqtt.Client, pk packets.Packet) {
 	}
 	h.b.obs.MessageIn(pk.FixedHeader.Qos, len(pk.Payload))
 	h.b.dispatch(cl, pk, false)
+	if cluster := h.b.opts.Cluster; cluster != nil {
+		cluster.Forward(outgoingOf(pk))
+	}
 }
 
 // OnPacketSent counts the PUBLISH packets written to devices.
@@ -362,6 +371,9 @@ func (h *hooks) OnPacketSent(_ *mqtt.Client, pk packets.Packet, _ []byte) {
 // OnWillSent hands a client's will to the server-side handlers.
 func (h *hooks) OnWillSent(cl *mqtt.Client, pk packets.Packet) {
 	h.b.dispatch(cl, pk, true)
+	if cluster := h.b.opts.Cluster; cluster != nil {
+		cluster.Forward(outgoingOf(pk))
+	}
 }
 
 // OnACLCheck is mochi's authorization point. write=true is a PUBLISH, decided

@@ -48,6 +48,11 @@ type Options struct {
 	// Observer counts connections, messages and refusals, for metrics; nil
 	// counts nothing.
 	Observer Observer
+
+	// Cluster, when set, joins this broker to the brokers of the other
+	// nodes (cluster.go): messages cross nodes, and a client id connects
+	// once in the whole cluster. Nil: a broker of its own.
+	Cluster Cluster
 }
 
 // Observer is told what the broker does, for metrics. Its methods run

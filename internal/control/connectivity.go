@@ -43,9 +43,13 @@ type ConnectivityOptions struct {
 	// disconnected event: a new broker has no connections, and the
 	// disconnects of the last run may never have been recorded (a crash,
 	// or a shutdown that did not Flush). Set it when several servers share
-	// one store.
+	// one store without Node.
 	KeepStaleOnStart bool
-	Logger           *slog.Logger
+	// Node names this server in a cluster (several servers sharing one
+	// store): the states it records carry it, and its start clears only
+	// its own stale states; ResetNode clears those of a node that died.
+	Node   string
+	Logger *slog.Logger
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 }
@@ -279,7 +283,9 @@ func (c *Connectivity) Flush(ctx context.Context) error {
 // are still published. Call it once.
 func (c *Connectivity) Run(ctx context.Context) error {
 	if !c.opts.KeepStaleOnStart {
-		if err := c.resetStale(ctx); err != nil {
+		own := c.opts.Node
+		err := c.reset(ctx, iotdm.DisconnectServerInitiated, func(st *iotdm.ConnectivityState) bool { return own == "" || st.Node == own })
+		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -410,7 +416,7 @@ func (c *Connectivity) record(ctx context.Context, batch []lifecycleEvent) error
 			if ent.thingID == "" {
 				continue
 			}
-			if next, ok := nextState(ent.state, ent.thingID, e); ok {
+			if next, ok := nextState(ent.state, ent.thingID, c.opts.Node, e); ok {
 				ent.state, ent.dirty = next, true
 			}
 		}
@@ -456,7 +462,7 @@ func recordable(e *lifecycleEvent) bool {
 // repeats the stored connect, or follows the stored disconnect of the same
 // connection. A state recorded for an earlier thing of the same name counts
 // as none.
-func nextState(cur *iotdm.ConnectivityState, thingID string, e *lifecycleEvent) (*iotdm.ConnectivityState, bool) {
+func nextState(cur *iotdm.ConnectivityState, thingID, node string, e *lifecycleEvent) (*iotdm.ConnectivityState, bool) {
 	v := e.order()
 	if cur != nil && (cur.ThingID == thingID || cur.ThingID == "") {
 		switch {
@@ -473,6 +479,7 @@ func nextState(cur *iotdm.ConnectivityState, thingID string, e *lifecycleEvent) 
 		VersionNumber: v,
 		SessionID:     e.session.SessionID,
 		Principal:     principalIdentifier(&e.session),
+		Node:          node,
 	}
 	if !next.Connected {
 		next.DisconnectReason = disconnectReason(e.reason)
@@ -561,17 +568,33 @@ func lifecycleMessage(e *lifecycleEvent) (topic string, payload []byte, ok bool)
 
 // --- the startup reset ---
 
-// resetStale marks every thing recorded as connected disconnected
-// (SERVER_INITIATED_DISCONNECT, now) and publishes its disconnected event,
-// in chunks of resetChunk things per transaction.
-func (c *Connectivity) resetStale(ctx context.Context) error {
+// ResetNode marks every thing recorded as connected through node
+// disconnected (SERVER_ERROR, now) and publishes its disconnected events: a
+// survivor's work when a cluster node dies with its devices connected. A
+// thing that has reconnected elsewhere since is left alone.
+func (c *Connectivity) ResetNode(ctx context.Context, node string) error {
+	if node == "" {
+		return nil
+	}
+	return c.reset(ctx, iotdm.DisconnectServerError, func(st *iotdm.ConnectivityState) bool { return st.Node == node })
+}
+
+// ResetNodes is ResetNode for every node dead reports as dead: a new
+// leader's sweep for nodes that died while nobody was watching.
+func (c *Connectivity) ResetNodes(ctx context.Context, dead func(node string) bool) error {
+	return c.reset(ctx, iotdm.DisconnectServerError, func(st *iotdm.ConnectivityState) bool { return st.Node != "" && dead(st.Node) })
+}
+
+// reset marks every thing recorded as connected whose state match selects
+// disconnected (with reason, now) and publishes its disconnected event, in
+// chunks of resetChunk things per transaction; match is asked again inside
+// each transaction, so a thing that reconnected meanwhile stays connected.
+func (c *Connectivity) reset(ctx context.Context, reason string, match func(*iotdm.ConnectivityState) bool) error {
 	var stale []string
 	err := c.store.View(ctx, func(ctx context.Context, tx iotdm.ReadTx, _ uint64) error {
 		return tx.Scan(ctx, iotdm.KindConnectivity, "", "", 0, func(key string, v []byte) error {
-			var st struct {
-				Connected bool `json:"connected"`
-			}
-			if json.Unmarshal(v, &st) == nil && st.Connected {
+			var st iotdm.ConnectivityState
+			if json.Unmarshal(v, &st) == nil && st.Connected && match(&st) {
 				stale = append(stale, key)
 			}
 			return nil
@@ -580,7 +603,7 @@ func (c *Connectivity) resetStale(ctx context.Context) error {
 	if err != nil || len(stale) == 0 {
 		return err
 	}
-	c.log.Info("connectivity: things connected at the last shutdown marked disconnected", "things", len(stale))
+	c.log.Info("connectivity: things no longer connected marked disconnected", "things", len(stale), "reason", reason)
 	for chunk := range slices.Chunk(stale, resetChunk) {
 		var events []lifecycleEvent
 		now := c.opts.Now()
@@ -591,16 +614,16 @@ func (c *Connectivity) resetStale(ctx context.Context) error {
 				if err != nil {
 					return err
 				}
-				if st == nil || !st.Connected {
-					continue // gone, unreadable or no longer connected
+				if st == nil || !st.Connected || !match(st) {
+					continue // gone, unreadable, no longer connected or reconnected elsewhere
 				}
 				st.Connected = false
 				st.Timestamp = now.UnixMilli()
-				st.DisconnectReason = iotdm.DisconnectServerInitiated
+				st.DisconnectReason = reason
 				if err := put(ctx, tx, iotdm.KindConnectivity, id, st); err != nil {
 					return err
 				}
-				events = append(events, lifecycleEvent{kind: evDisconnected, time: now, reason: iotdm.DisconnectServerInitiated,
+				events = append(events, lifecycleEvent{kind: evDisconnected, time: now, reason: reason,
 					session: SessionInfo{ClientID: id, Principal: st.Principal, SessionID: st.SessionID, VersionNumber: st.VersionNumber}})
 			}
 			return nil

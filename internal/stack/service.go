@@ -40,8 +40,11 @@ type Service struct {
 // ServiceOptions configures a Service.
 type ServiceOptions struct {
 	Region, AccountID string
-	Now               func() time.Time
-	Logger            *slog.Logger
+	// KeepInterrupted leaves operations found in progress alone: with
+	// several nodes on one store, one may be another node's, running.
+	KeepInterrupted bool
+	Now             func() time.Time
+	Logger          *slog.Logger
 }
 
 // Limits of the API, as CloudFormation documents them.
@@ -67,8 +70,10 @@ func NewService(ctx context.Context, store iotdm.Store, catalog *Catalog, opts S
 	s.engine = NewEngine(catalog, EngineOptions{Region: opts.Region, AccountID: opts.AccountID, Exports: storeExports{s},
 		Now: s.now, Logger: s.logger})
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	if err := s.recover(ctx); err != nil {
-		return nil, err
+	if !opts.KeepInterrupted {
+		if err := s.recover(ctx); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }
