@@ -40,6 +40,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzCompactDoc -fuzztime 20s ./internal/fleetindex/
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 20s ./internal/stack/template/
 	$(GO) test -run '^$$' -fuzz FuzzEvaluate -fuzztime 20s ./internal/alarm/
+	$(GO) test -run '^$$' -fuzz FuzzClusterMessage -fuzztime 20s ./cmd/iotdm/
 
 # Side-by-side load test: iotdm, moto and a trivial ceiling server.
 bench:
