@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/iotdm/iotdm/internal/memtrim"
 	"github.com/iotdm/iotdm/stacks"
 )
 
@@ -53,6 +54,18 @@ func serve(ctx context.Context, cfg Config, version string, logger *slog.Logger,
 	if err := s.Start(ctx); err != nil {
 		return err
 	}
+	// The process's spare heap goes back to the system whenever it turns
+	// quiet after a burst (a fleet reconnecting, a bulk import).
+	trimCtx, stopTrim := context.WithCancel(ctx)
+	trimDone := make(chan struct{})
+	go func() {
+		defer close(trimDone)
+		memtrim.New(memtrim.Options{Logger: logger.With("component", "memtrim")}).Run(trimCtx)
+	}()
+	defer func() {
+		stopTrim()
+		<-trimDone
+	}()
 	rctx, rcancel := context.WithCancel(ctx)
 	defer rcancel()
 	readyErr := make(chan error, 1)
