@@ -51,6 +51,9 @@ type target struct {
 	proc  *child.Process
 	tls   []*tls.Config // one per device certificate
 	about string        // what it is, for the report
+	// metrics is the URL of the broker's Prometheus metrics (iotdm's
+	// /metrics; "" for mosquitto).
+	metrics string
 
 	restart func(ctx context.Context) error // a fresh process, same identities
 	stop    func()
@@ -165,6 +168,7 @@ func startIotdm(ctx context.Context, root, dir string, certs int, keys []deviceK
 			return errNoBroker
 		}
 		t.addr = st.MQTTAddr
+		t.metrics = st.Endpoint + "/metrics"
 		return waitTCP(ctx, p, t.addr, 30*time.Second)
 	}
 	t.stop = func() { t.proc.Stop(20 * time.Second) }

@@ -17,6 +17,7 @@ import (
 	"github.com/iotdm/iotdm/bench/internal/host"
 	"os"
 	"os/signal"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -338,7 +339,8 @@ func runRounds(ctx context.Context, cfg config, targets []*target, idle []int, r
 						}
 						res.err = err.Error()
 					}
-					logf("  p50 %s p99 %s, %.0f msg/s%s", ms(res.lat.pct(50)), ms(res.lat.pct(99)), res.achieved, errSuffix(res.err))
+					logf("  p50 %s p99 %s, %.0f msg/s; CPU in cores: broker %.2f, bench %.2f, machine %.2f of %d%s",
+						ms(res.lat.pct(50)), ms(res.lat.pct(99)), res.achieved, res.cpu.broker, res.cpu.bench, res.cpu.machine, runtime.NumCPU(), errSuffix(res.err))
 					rep.addLatency(pass, t.name, res)
 				}
 			}
@@ -371,7 +373,13 @@ func runRounds(ctx context.Context, cfg config, targets []*target, idle []int, r
 						}
 						res.err = err.Error()
 					}
-					logf("  %.1f KiB per connection (RSS %s → %s), opened in %s%s", res.perConn()/1024, mib(res.before), mib(res.after), ms(res.openTime), errSuffix(res.err))
+					logf("  %.1f KiB per connection (RSS %s → %s, HWM %s), opened in %s%s", res.perConn()/1024, mib(res.before), mib(res.after), mib(res.hwmAfter), ms(res.openTime), errSuffix(res.err))
+					if res.scraped {
+						g := res.goPerConn()
+						logf("  per connection: %.1f goroutines, stack %s, heap in use %s", g.goroutines, kib(g.stack), kib(g.heap))
+					} else if res.metricsErr != "" {
+						logf("  /metrics: %s", res.metricsErr)
+					}
 					rep.addIdle(n, t.name, res)
 				}
 			}

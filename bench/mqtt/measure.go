@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -302,6 +303,9 @@ type latResult struct {
 	achieved  float64 // messages per second delivered in the measured window
 	lat       durations
 	published int64
+	cpu       cpuUse // CPU used in the measured window, in cores (when cpuOK)
+	cpuOK     bool
+	cpuErr    string // why cpu is missing, if it was read and failed
 	err       string
 }
 
@@ -397,9 +401,16 @@ func runLatency(ctx context.Context, t *target, pairs int, rate float64, payload
 	sleep(ctx, warmup)
 	recording.Store(true)
 	t0 := time.Now()
+	cpu0, cpuErr0 := sampleCPU(t.proc)
 	sleep(ctx, duration)
 	recording.Store(false)
 	el := time.Since(t0)
+	cpu1, cpuErr1 := sampleCPU(t.proc)
+	if err := errors.Join(cpuErr0, cpuErr1); err != nil {
+		res.cpuErr = err.Error()
+	} else {
+		res.cpu, res.cpuOK = cpuBetween(cpu0, cpu1, clockTicks()), true
+	}
 	stop.Store(true)
 	wg.Wait()
 	for _, c := range conns {
@@ -485,9 +496,15 @@ func runHandshakes(ctx context.Context, t *target, clients int, warmup, duration
 type idleResult struct {
 	conns          int
 	before, after  int64 // broker VmRSS, bytes
+	hwmAfter       int64 // broker VmHWM (peak resident) with the connections open, bytes
 	openTime       time.Duration
 	pinged, ponged int
-	err            string
+	// iotdm's Go runtime gauges from its /metrics, scraped after each
+	// VmRSS reading (scraped: both scrapes worked; metricsErr: why not).
+	goBefore, goAfter goGauges
+	scraped           bool
+	metricsErr        string
+	err               string
 }
 
 func (r idleResult) perConn() float64 {
@@ -496,6 +513,9 @@ func (r idleResult) perConn() float64 {
 	}
 	return float64(r.after-r.before) / float64(r.conns)
 }
+
+// goPerConn is the change of iotdm's Go runtime gauges per connection.
+func (r idleResult) goPerConn() goGauges { return perConnGauges(r.goBefore, r.goAfter, r.conns) }
 
 // idlePerIP is how many idle connections come from one source address.
 const idlePerIP = 16000
@@ -507,8 +527,10 @@ const idleKeepAlive = 1200 * time.Second
 // runIdle restarts the broker (a fresh process, so that earlier runs'
 // memory does not hide the connections' own), reads its VmRSS after settle,
 // opens n idle TLS connections (CONNECT, CONNACK, then nothing), reads the
-// VmRSS again after settle, checks with PINGREQ that a sample of the
-// connections is still served, and closes them.
+// VmRSS (and VmHWM) again after settle, checks with PINGREQ that a sample
+// of the connections is still served, and closes them. Where the broker
+// has metrics (iotdm), its Go runtime gauges are scraped after each
+// reading; a failed scrape is noted in metricsErr, not an error of the run.
 func runIdle(ctx context.Context, t *target, n int, settle time.Duration) (idleResult, error) {
 	res := idleResult{conns: n}
 	if err := t.restart(ctx); err != nil {
@@ -517,6 +539,12 @@ func runIdle(ctx context.Context, t *target, n int, settle time.Duration) (idleR
 	var err error
 	if res.before, _, err = settledRSS(t.proc, ctx, settle); err != nil {
 		return res, err
+	}
+	var metricsErr error
+	if t.metrics != "" {
+		if res.goBefore, metricsErr = scrapeGoGauges(ctx, t.metrics); metricsErr != nil {
+			metricsErr = fmt.Errorf("before the connections: %w", metricsErr)
+		}
 	}
 	tag := runTag.Add(1)
 	conns := make([]*mqttConn, n)
@@ -572,6 +600,23 @@ func runIdle(ctx context.Context, t *target, n int, settle time.Duration) (idleR
 	}
 	if res.after, _, err = settledRSS(t.proc, ctx, settle); err != nil {
 		return res, err
+	}
+	st, err := procStatus(t.proc)
+	if err != nil {
+		return res, err
+	}
+	res.hwmAfter = st["VmHWM"]
+	if t.metrics != "" {
+		if metricsErr == nil {
+			if res.goAfter, metricsErr = scrapeGoGauges(ctx, t.metrics); metricsErr != nil {
+				metricsErr = fmt.Errorf("with the connections open: %w", metricsErr)
+			}
+		}
+		if metricsErr != nil {
+			res.metricsErr = metricsErr.Error()
+		} else {
+			res.scraped = true
+		}
 	}
 	// Are they still served? A PINGREQ on a sample of 100.
 	for k := range min(100, n) {

@@ -59,7 +59,10 @@ func TestMeasurementsAgainstMosquitto(t *testing.T) {
 	if len(lat.lat) < 100 || lat.lat.pct(50) <= 0 {
 		t.Errorf("runLatency: %d samples at 2000 msg/s for %v, p50 %v; want about 600", len(lat.lat), dur, lat.lat.pct(50))
 	}
-	t.Logf("latency at 2000 msg/s: p50 %v p99 %v (%d samples)", lat.lat.pct(50), lat.lat.pct(99), len(lat.lat))
+	if !lat.cpuOK || lat.cpu.bench <= 0 || lat.cpu.machine <= 0 || lat.cpu.broker < 0 {
+		t.Errorf("runLatency CPU = %+v (read: %v, %s); want the bench's and the machine's above 0", lat.cpu, lat.cpuOK, lat.cpuErr)
+	}
+	t.Logf("latency at 2000 msg/s: p50 %v p99 %v (%d samples); CPU %+v", lat.lat.pct(50), lat.lat.pct(99), len(lat.lat), lat.cpu)
 
 	hs, err := runHandshakes(ctx, tg, 2, warm, dur)
 	if err != nil || hs.failures > 0 || hs.rate == 0 {
@@ -69,6 +72,10 @@ func TestMeasurementsAgainstMosquitto(t *testing.T) {
 	idle, err := runIdle(ctx, tg, 200, 100*time.Millisecond)
 	if err != nil || idle.ponged != idle.pinged || idle.after <= idle.before {
 		t.Errorf("runIdle(200) = %+v, %v; want every sampled connection served and RSS grown", idle, err)
+	}
+	if idle.hwmAfter < idle.after || idle.scraped || idle.metricsErr != "" {
+		t.Errorf("runIdle(200): VmHWM %d, VmRSS %d, scraped %v (%s); want VmHWM ≥ VmRSS and no /metrics for mosquitto",
+			idle.hwmAfter, idle.after, idle.scraped, idle.metricsErr)
 	}
 	t.Logf("idle: %.1f KiB per connection", idle.perConn()/1024)
 }

@@ -304,7 +304,11 @@ func (r *report) renderLatency(p func(string, ...any)) {
 	} else {
 		p("\"own half peak\": each broker at half its own pairwise QoS 1 rate of the same round (the target); \"same rate\": both at the lower of the two.\n\n")
 	}
-	p("| run | broker | offered msg/s | delivered msg/s | p50 | p99 | p99.9 | max | p99 rounds |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	p("\"broker CPU\" and \"bench CPU\" are the CPU time (user + system) that the broker process and this bench process used in the measured window, "+
+		"\"machine busy\" the busy time of all %d CPUs of the machine (/proc/stat, all but idle and iowait; sampled at clock ticks, so it can read below broker + bench, whose times are exact), "+
+		"each in cores: CPU seconds per second of the window.\n\n", runtime.NumCPU())
+	p("| run | broker | offered msg/s | delivered msg/s | p50 | p99 | p99.9 | max | p99 rounds | broker CPU | bench CPU | machine busy |\n" +
+		"| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, pass := range []string{"own", "common"} {
 		label := "own half peak"
 		if r.cfg.rate > 0 {
@@ -318,14 +322,17 @@ func (r *report) renderLatency(p func(string, ...any)) {
 			if len(rs) == 0 {
 				continue
 			}
-			p("| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", label, name,
+			p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", label, name,
 				num(medF(rs, func(x latResult) float64 { return x.offered })),
 				num(medF(rs, func(x latResult) float64 { return x.achieved })),
 				ms(medDur(rs, func(x latResult) time.Duration { return x.lat.pct(50) })),
 				ms(medDur(rs, func(x latResult) time.Duration { return x.lat.pct(99) })),
 				ms(medDur(rs, func(x latResult) time.Duration { return x.lat.pct(99.9) })),
 				ms(medDur(rs, func(x latResult) time.Duration { return x.lat.pct(100) })),
-				perRound(rs, func(x latResult) string { return ms(x.lat.pct(99)) }))
+				perRound(rs, func(x latResult) string { return ms(x.lat.pct(99)) }),
+				medCores(rs, func(c cpuUse) float64 { return c.broker }),
+				medCores(rs, func(c cpuUse) float64 { return c.bench }),
+				medCores(rs, func(c cpuUse) float64 { return c.machine }))
 		}
 	}
 	for _, pass := range []string{"own", "common"} {
@@ -339,8 +346,26 @@ func (r *report) renderLatency(p func(string, ...any)) {
 			if e := firstErr(rs, func(x latResult) string { return x.err }); e != "" {
 				p("\n- latency (%s), %s: %s\n", pass, name, e)
 			}
+			if e := firstErr(rs, func(x latResult) string { return x.cpuErr }); e != "" {
+				p("\n- latency (%s), %s, CPU not measured: %s\n", pass, name, e)
+			}
 		}
 	}
+}
+
+// medCores is the median over the rounds with a CPU reading of f, in
+// cores with 2 decimals; "—" when no round has one.
+func medCores(rs []latResult, f func(cpuUse) float64) string {
+	var xs []float64
+	for _, x := range rs {
+		if x.cpuOK {
+			xs = append(xs, f(x.cpu))
+		}
+	}
+	if len(xs) == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f", median(xs))
 }
 
 func (r *report) renderHandshakes(p func(string, ...any)) {
@@ -376,9 +401,11 @@ func (r *report) renderIdle(p func(string, ...any)) {
 	}
 	p("\n#### Memory per idle TLS connection\n\n")
 	p("A fresh broker process per run; VmRSS after %v idle, before and after opening the connections (from 127.0.0.2, 127.0.0.3, …, %d each; keep-alive %v, CONNECT then silence). "+
-		"Per connection = (after − before) / connections. \"served\" is how many of a sample answered a PINGREQ after the reading.\n\n",
+		"Per connection = (after − before) / connections. \"VmHWM after\" is the broker's peak resident size since its start, read with VmRSS after. "+
+		"\"served\" is how many of a sample answered a PINGREQ after the reading.\n\n",
 		r.cfg.settle, idlePerIP, idleKeepAlive)
-	p("| connections | broker | VmRSS before | VmRSS after | per connection | rounds | opened in | served |\n| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	p("| connections | broker | VmRSS before | VmRSS after | VmHWM after | per connection | rounds | opened in | served |\n" +
+		"| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, n := range r.idleCounts {
 		for _, name := range r.brokers {
 			rs := r.idle[n][name]
@@ -386,9 +413,10 @@ func (r *report) renderIdle(p func(string, ...any)) {
 				continue
 			}
 			served := perRound(rs, func(x idleResult) string { return fmt.Sprintf("%d/%d", x.ponged, x.pinged) })
-			p("| %s | %s | %s | %s | %s | %s | %s | %s |\n", num(float64(n)), name,
+			p("| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", num(float64(n)), name,
 				mib(int64(medF(rs, func(x idleResult) float64 { return float64(x.before) }))),
 				mib(int64(medF(rs, func(x idleResult) float64 { return float64(x.after) }))),
+				mib(int64(medF(rs, func(x idleResult) float64 { return float64(x.hwmAfter) }))),
 				kib(medF(rs, func(x idleResult) float64 { return x.perConn() })),
 				perRound(rs, func(x idleResult) string {
 					if x.err != "" {
@@ -404,6 +432,57 @@ func (r *report) renderIdle(p func(string, ...any)) {
 			if e := firstErr(r.idle[n][name], func(x idleResult) string { return x.err }); e != "" {
 				p("\n- idle %d, %s: %s\n", n, name, e)
 			}
+		}
+	}
+	r.renderIdleGo(p)
+}
+
+// renderIdleGo shows where iotdm's memory per idle connection goes, from
+// the Go runtime gauges of its /metrics.
+func (r *report) renderIdleGo(p func(string, ...any)) {
+	var rows []int
+	for _, n := range r.idleCounts {
+		if len(r.idle[n][brokerIotdm]) > 0 {
+			rows = append(rows, n)
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	p("\n#### iotdm, where the memory of an idle connection goes\n\n")
+	p("From iotdm's /metrics, scraped after each VmRSS reading of the runs above: the change per connection of go_goroutines, " +
+		"go_memstats_stack_inuse_bytes (goroutine stacks) and go_memstats_heap_inuse_bytes (heap spans in use).\n\n")
+	p("| connections | goroutines per connection | rounds | stack per connection | rounds | heap in use per connection | rounds |\n" +
+		"| ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, n := range rows {
+		rs := r.idle[n][brokerIotdm]
+		var ok []idleResult
+		for _, x := range rs {
+			if x.scraped {
+				ok = append(ok, x)
+			}
+		}
+		col := func(f func(goGauges) float64, format func(float64) string) (string, string) {
+			med := "—"
+			if len(ok) > 0 {
+				med = format(medF(ok, func(x idleResult) float64 { return f(x.goPerConn()) }))
+			}
+			return med, perRound(rs, func(x idleResult) string {
+				if !x.scraped {
+					return "ERR"
+				}
+				return format(f(x.goPerConn()))
+			})
+		}
+		oneDecimal := func(v float64) string { return fmt.Sprintf("%.1f", v) }
+		g, gr := col(func(g goGauges) float64 { return g.goroutines }, oneDecimal)
+		st, str := col(func(g goGauges) float64 { return g.stack }, kib)
+		h, hr := col(func(g goGauges) float64 { return g.heap }, kib)
+		p("| %s | %s | %s | %s | %s | %s | %s |\n", num(float64(n)), g, gr, st, str, h, hr)
+	}
+	for _, n := range rows {
+		if e := firstErr(r.idle[n][brokerIotdm], func(x idleResult) string { return x.metricsErr }); e != "" {
+			p("\n- idle %d, iotdm /metrics: %s\n", n, e)
 		}
 	}
 }
