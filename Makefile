@@ -41,6 +41,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 20s ./internal/stack/template/
 	$(GO) test -run '^$$' -fuzz FuzzEvaluate -fuzztime 20s ./internal/alarm/
 	$(GO) test -run '^$$' -fuzz FuzzClusterMessage -fuzztime 20s ./cmd/iotdm/
+	$(GO) test -run '^$$' -fuzz FuzzScan -fuzztime 20s ./internal/overlay/
 
 # Side-by-side load test: iotdm, moto and a trivial ceiling server.
 bench:

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/iotdm/iotdm"
+	"github.com/iotdm/iotdm/internal/overlay"
 )
 
 // errTxDone is returned by a Tx or ReadTx used after its fn returned.
@@ -123,56 +124,12 @@ func (t *writeTx) Scan(ctx context.Context, kind, prefix, after string, limit in
 		dbErr, err := scanEntities(qctx, read, kind, prefix, after, limit, fn)
 		return t.scanResult(dbErr, err)
 	}
-
-	// Merge the stored rows with the buffered writes, in key order. stop
-	// ends the merge quietly: the limit is reached or fn asked to stop.
-	stop := errors.New("stop")
-	emitted := 0
-	emit := func(key string, value []byte) error {
-		if limit > 0 && emitted >= limit {
-			return stop
-		}
-		emitted++
-		if err := fn(key, value); err != nil {
-			if errors.Is(err, iotdm.ErrStopScan) {
-				return stop
-			}
-			return err
-		}
-		return nil
-	}
-	i := 0
-	emitPending := func(before string, all bool) error {
-		for ; i < len(pending) && (all || pending[i].key < before); i++ {
-			if p := pending[i]; p.op == iotdm.OpPut {
-				if err := emit(p.key, append([]byte{}, p.value...)); err != nil {
-					i++
-					return err
-				}
-			}
-		}
-		return nil
-	}
-	dbErr, err := scanEntities(qctx, read, kind, prefix, after, 0, func(key string, value []byte) error {
-		if err := emitPending(key, false); err != nil {
-			return err
-		}
-		if i < len(pending) && pending[i].key == key {
-			p := pending[i]
-			i++
-			if p.op == iotdm.OpDelete {
-				return nil
-			}
-			value = append([]byte{}, p.value...)
-		}
-		return emit(key, value)
+	var dbErr bool
+	err := overlay.Scan(pending, limit, fn, func(yield func(key string, value []byte) error) error {
+		var err error
+		dbErr, err = scanEntities(qctx, read, kind, prefix, after, 0, yield)
+		return err
 	})
-	if err == nil && !dbErr {
-		err = emitPending("", true)
-	}
-	if errors.Is(err, stop) {
-		return nil
-	}
 	return t.scanResult(dbErr, err)
 }
 
@@ -189,22 +146,25 @@ func (t *writeTx) scanResult(dbErr bool, err error) error {
 
 // pendingIn returns the latest buffered write of each entity of kind in the
 // scan range, sorted by key: fn's own, else an earlier fn's of the batch.
-func (t *writeTx) pendingIn(kind, prefix, after string) []write {
+func (t *writeTx) pendingIn(kind, prefix, after string) []overlay.Write {
 	in := func(k entityKey) bool {
 		return k.kind == kind && strings.HasPrefix(k.key, prefix) && k.key > after
 	}
-	var out []write
+	var out []overlay.Write
+	add := func(w write) {
+		out = append(out, overlay.Write{Key: w.key, Delete: w.op == iotdm.OpDelete, Value: w.value})
+	}
 	for k, i := range t.b.index {
 		if _, mine := t.index[k]; !mine && in(k) {
-			out = append(out, t.b.writes[i])
+			add(t.b.writes[i])
 		}
 	}
 	for k, i := range t.index {
 		if in(k) {
-			out = append(out, t.writes[i])
+			add(t.writes[i])
 		}
 	}
-	slices.SortFunc(out, func(a, b write) int { return strings.Compare(a.key, b.key) })
+	slices.SortFunc(out, func(a, b overlay.Write) int { return strings.Compare(a.Key, b.Key) })
 	return out
 }
 

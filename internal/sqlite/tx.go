@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/iotdm/iotdm"
+	"github.com/iotdm/iotdm/internal/overlay"
 )
 
 // errTxDone is returned by a Tx used after its Update's fn returned.
@@ -113,72 +114,41 @@ func (t *writeTx) Scan(ctx context.Context, kind, prefix, after string, limit in
 		}
 		return err
 	}
-	// Merge the stored rows with fn's buffered writes, in key order.
-	emitted := 0
-	emit := func(key string, value []byte) error {
-		if limit > 0 && emitted >= limit {
-			return iotdm.ErrStopScan
-		}
-		emitted++
-		return fn(key, value)
-	}
-	i := 0
-	flushBefore := func(key string, all bool) error {
-		for ; i < len(pending) && (all || pending[i].key < key); i++ {
-			if p := pending[i]; p.op == iotdm.OpPut {
-				if err := emit(p.key, p.value); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}
-	stmt, args := t.w.st.scanQuery(kind, prefix, after, 0)
-	dbErr, err := scanRows(t.w.bg, stmt, args, kind, func(key string, value []byte) error {
-		if err := flushBefore(key, false); err != nil {
-			return err
-		}
-		if i < len(pending) && pending[i].key == key {
-			p := pending[i]
-			i++
-			if p.op == iotdm.OpDelete {
-				return nil
-			}
-			value = p.value
-		}
-		return emit(key, value)
+	var dbErr bool
+	err := overlay.Scan(pending, limit, fn, func(yield func(key string, value []byte) error) error {
+		stmt, args := t.w.st.scanQuery(kind, prefix, after, 0)
+		var err error
+		dbErr, err = scanRows(t.w.bg, stmt, args, kind, yield)
+		return err
 	})
 	if dbErr {
 		return t.fail(err)
 	}
-	if err != nil {
-		return err
-	}
-	if err := flushBefore("", true); err != nil && !errors.Is(err, iotdm.ErrStopScan) {
-		return err
-	}
-	return nil
+	return err
 }
 
 // pendingIn returns the latest write not yet in SQLite of each entity of
 // kind in the scan range, sorted by key: fn's own, else an earlier fn's of
 // the open batch (the batch reaches SQLite when it commits).
-func (t *writeTx) pendingIn(kind, prefix, after string) []write {
+func (t *writeTx) pendingIn(kind, prefix, after string) []overlay.Write {
 	in := func(k entityKey) bool {
 		return k.kind == kind && strings.HasPrefix(k.key, prefix) && k.key > after
 	}
-	var out []write
+	var out []overlay.Write
+	add := func(w write) {
+		out = append(out, overlay.Write{Key: w.key, Delete: w.op == iotdm.OpDelete, Value: w.value})
+	}
 	for k, i := range t.w.index {
 		if _, mine := t.index[k]; !mine && in(k) {
-			out = append(out, t.w.batch[i])
+			add(t.w.batch[i])
 		}
 	}
 	for k, i := range t.index {
 		if in(k) {
-			out = append(out, t.writes[i])
+			add(t.writes[i])
 		}
 	}
-	slices.SortFunc(out, func(a, b write) int { return strings.Compare(a.key, b.key) })
+	slices.SortFunc(out, func(a, b overlay.Write) int { return strings.Compare(a.Key, b.Key) })
 	return out
 }
 

@@ -47,6 +47,7 @@ func Run(t *testing.T, open Opener) {
 		{"UpdateErrorRollsBackEverything", testUpdateErrorRollsBack},
 		{"UpdateReadsSeeOwnWrites", testReadsSeeOwnWrites},
 		{"UpdateScanMergesOwnWrites", testScanMergesOwnWrites},
+		{"UpdateScanStopsOverOwnWrites", testScanStopsOverOwnWrites},
 		{"UpdateCanceledContext", testUpdateCanceledContext},
 		{"ConcurrentUpdatesGapFree", testConcurrentUpdates},
 		{"ConcurrentFailureIsolated", testConcurrentFailureIsolated},

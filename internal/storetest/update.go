@@ -166,3 +166,44 @@ func testScanMergesOwnWrites(t *testing.T, s suite) {
 	wantValue(t, st, kindA, "c", nil)
 	wantValue(t, st, kindA, "e", jsonf(`"new e"`))
 }
+
+// testScanStopsOverOwnWrites checks that a Scan inside an Update stops
+// where its callback stops it, whether that entity is committed or one of
+// fn's buffered writes, and never calls the callback again: neither for
+// the committed rows after it nor for buffered writes after the last
+// committed row.
+func testScanStopsOverOwnWrites(t *testing.T, s suite) {
+	st, _ := s.store(t)
+	putKeys(t, st, "a", "c")
+	all := []string{"a", "b", "c", "d"}
+	update(t, st, func(ctx context.Context, tx iotdm.Tx) error {
+		for _, k := range []string{"b", "d"} {
+			if err := tx.Put(ctx, kindA, k, jsonf(`"new %s"`, k)); err != nil {
+				return err
+			}
+		}
+		for n := 1; n <= len(all); n++ {
+			for _, stop := range []error{iotdm.ErrStopScan, errBoom} {
+				var seen []string
+				err := tx.Scan(ctx, kindA, "", "", 0, func(key string, _ []byte) error {
+					seen = append(seen, key)
+					if len(seen) == n {
+						return stop
+					}
+					return nil
+				})
+				want := stop
+				if stop == iotdm.ErrStopScan {
+					want = nil
+				}
+				if !errors.Is(err, want) || (want == nil && err != nil) {
+					t.Errorf("Scan whose callback returns %v at key %d returned %v, want %v", stop, n, err, want)
+				}
+				if diff := cmp.Diff(all[:n], seen); diff != "" {
+					t.Errorf("Scan whose callback returns %v at key %d saw (-want +got):\n%s", stop, n, diff)
+				}
+			}
+		}
+		return nil
+	})
+}
