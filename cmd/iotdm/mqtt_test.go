@@ -47,6 +47,7 @@ type mqFixture struct {
 	key   AccessKey
 	roots *x509.CertPool
 	addr  string // the MQTT over TLS listener, from server.json
+	plain string // the MQTT over plain TCP listener, from server.json
 	// persistent makes MQTT 5 connections ask for a session that outlives
 	// them (CleanStart false, an hour's session expiry).
 	persistent bool
@@ -76,7 +77,7 @@ func newMQFixture(t *testing.T, configure ...func(*Config)) *mqFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &mqFixture{t: t, s: s, c: staticIoTClient(s, key.ID, key.Secret), key: key, roots: roots, addr: st.MQTTAddr}
+	f := &mqFixture{t: t, s: s, c: staticIoTClient(s, key.ID, key.Secret), key: key, roots: roots, addr: st.MQTTAddr, plain: st.MQTTPlainAddr}
 	seed, err := os.ReadFile("../../testdata/seed-device-policy.json")
 	if err != nil {
 		t.Fatal(err)
@@ -162,7 +163,7 @@ func (f *mqFixture) connect5(d *mqDevice, clientID, username, password string) (
 		nc, err = dialer.DialContext(ctx, "tcp", f.addr)
 	} else {
 		var dialer net.Dialer
-		nc, err = dialer.DialContext(ctx, "tcp", f.s.broker.PlainAddr().String())
+		nc, err = dialer.DialContext(ctx, "tcp", f.plain)
 	}
 	if err != nil {
 		return nil, nil, err
@@ -625,9 +626,19 @@ func TestMQTTPolicyChangesReachLiveSessions(t *testing.T) {
 }
 
 func TestMQTTEndpointAndListeners(t *testing.T) {
-	f := newMQFixture(t)
+	f := newMQFixture(t, func(c *Config) { c.MQTTWebSocketAddr = "127.0.0.1:0" })
 	if f.addr == "" || f.addr != f.s.broker.Addr().String() {
 		t.Fatalf("server.json mqttAddr = %q, want the bound %v", f.addr, f.s.broker.Addr())
+	}
+	if f.plain == "" || f.plain != f.s.broker.PlainAddr().String() {
+		t.Fatalf("server.json mqttPlainAddr = %q, want the bound %v", f.plain, f.s.broker.PlainAddr())
+	}
+	st, err := readServerState(f.s.DataDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ws := f.s.broker.WebSocketAddr(); ws == nil || st.MQTTWebSocketAddr != ws.String() {
+		t.Fatalf("server.json mqttWebSocketAddr = %q, want the bound %v", st.MQTTWebSocketAddr, ws)
 	}
 	ep := must[*iot.DescribeEndpointOutput](t, "DescribeEndpoint")(f.c.DescribeEndpoint(context.Background(),
 		&iot.DescribeEndpointInput{EndpointType: aws.String("iot:Data-ATS")}))

@@ -225,6 +225,12 @@ func (s *server) Start(ctx context.Context) (err error) {
 		DataDir:   dir,
 		StartedAt: time.Now().UTC().Truncate(time.Second),
 	}
+	if a := s.broker.WebSocketAddr(); a != nil {
+		st.MQTTWebSocketAddr = a.String()
+	}
+	if a := s.broker.PlainAddr(); a != nil {
+		st.MQTTPlainAddr = a.String()
+	}
 	if err := writeServerState(dir, st); err != nil {
 		return err
 	}

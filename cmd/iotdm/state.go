@@ -17,15 +17,19 @@ const stateFileName = "server.json"
 // actually bound, for iotdm env and for scripts. It exists only while the
 // server runs.
 type serverState struct {
-	PID       int       `json:"pid"`
-	Version   string    `json:"version"`
-	HTTPAddr  string    `json:"httpAddr"`           // bound address, e.g. 127.0.0.1:4580
-	Endpoint  string    `json:"endpoint"`           // URL for AWS_ENDPOINT_URL, e.g. http://127.0.0.1:4580
-	MQTTAddr  string    `json:"mqttAddr,omitempty"` // bound MQTT over TLS address, e.g. 127.0.0.1:8883
-	Region    string    `json:"region"`
-	AccountID string    `json:"accountId"`
-	DataDir   string    `json:"dataDir"` // absolute
-	StartedAt time.Time `json:"startedAt"`
+	PID      int    `json:"pid"`
+	Version  string `json:"version"`
+	HTTPAddr string `json:"httpAddr"`           // bound address, e.g. 127.0.0.1:4580
+	Endpoint string `json:"endpoint"`           // URL for AWS_ENDPOINT_URL, e.g. http://127.0.0.1:4580
+	MQTTAddr string `json:"mqttAddr,omitempty"` // bound MQTT over TLS address, e.g. 127.0.0.1:8883
+	// The bound addresses of the MQTT over WebSocket and plain TCP
+	// listeners, when they are on.
+	MQTTWebSocketAddr string    `json:"mqttWebSocketAddr,omitempty"`
+	MQTTPlainAddr     string    `json:"mqttPlainAddr,omitempty"`
+	Region            string    `json:"region"`
+	AccountID         string    `json:"accountId"`
+	DataDir           string    `json:"dataDir"` // absolute
+	StartedAt         time.Time `json:"startedAt"`
 }
 
 // writeServerState writes DIR/server.json atomically.
