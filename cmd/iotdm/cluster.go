@@ -7,7 +7,6 @@ import (
 	"os"
 
 	"github.com/iotdm/iotdm/internal/cluster"
-	"github.com/iotdm/iotdm/internal/control"
 )
 
 // A server in a cluster (docs/scaling.md): several servers share one
@@ -85,29 +84,66 @@ func (s *server) lead(ctx context.Context, fn func(context.Context) error) error
 	return s.cluster.node.Lead(ctx, fn)
 }
 
-// watchNodes makes the leader mark the devices of dead nodes disconnected:
-// each node that stops sending heartbeats, and, when this node starts to
-// lead, every node recorded in a connected state that is not alive.
-func (s *server) watchNodes(ctx context.Context, conn *control.Connectivity) func(context.Context) error {
+// reaper cleans up after the nodes for which dead is true: they stopped,
+// and what they were doing will not go on.
+type reaper func(ctx context.Context, dead func(node string) bool) error
+
+// startNodeWatch makes the leader clean up after dead nodes with reapers
+// (their devices are marked disconnected, their stack operations failed):
+// for each node that stops sending heartbeats, and, when this node starts
+// to lead, for every node recorded as working that is not alive. It runs
+// until stopNodeWatch; without a cluster it does nothing.
+func (s *server) startNodeWatch(reapers ...reaper) {
 	if s.cluster == nil {
-		return nil
+		return
 	}
 	node := s.cluster.node
-	node.OnNodeDown(func(dead string) {
-		if !node.IsLeader() {
-			return
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopWatch = cancel
+	reap := func(ctx context.Context, dead func(string) bool) error {
+		var errs []error
+		for _, r := range reapers {
+			errs = append(errs, r(ctx, dead))
 		}
-		go func() {
-			if err := conn.ResetNode(ctx, dead); err != nil && ctx.Err() == nil {
-				s.log.Error("devices of a dead node not marked disconnected", "node", dead, "err", err)
-			}
-		}()
-	})
-	return func(ctx context.Context) error {
-		if err := conn.ResetNodes(ctx, func(n string) bool { return !node.Alive(n) }); err != nil {
-			return err
-		}
-		<-ctx.Done()
-		return nil
+		return errors.Join(errs...)
 	}
+	downs := make(chan string, 64)
+	node.OnNodeDown(func(gone string) {
+		select {
+		case downs <- gone:
+		case <-ctx.Done():
+		}
+	})
+	s.watchDone.Go(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case gone := <-downs:
+				if !node.IsLeader() {
+					continue
+				}
+				if err := reap(ctx, func(n string) bool { return n == gone }); err != nil && ctx.Err() == nil {
+					s.log.Error("work of a dead node not cleaned up", "node", gone, "err", err)
+				}
+			}
+		}
+	})
+	s.watchDone.Go(func() {
+		_ = s.lead(ctx, func(ctx context.Context) error {
+			if err := reap(ctx, func(n string) bool { return n != "" && !node.Alive(n) }); err != nil && ctx.Err() == nil {
+				s.log.Error("work of dead nodes not cleaned up", "err", err)
+			}
+			<-ctx.Done()
+			return nil
+		})
+	})
+}
+
+// stopNodeWatch stops what startNodeWatch started and waits for it.
+func (s *server) stopNodeWatch() {
+	if s.stopWatch != nil {
+		s.stopWatch()
+	}
+	s.watchDone.Wait()
 }

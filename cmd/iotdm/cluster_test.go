@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -15,12 +17,17 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	cfn "github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
 	"github.com/eclipse/paho.golang/paho"
 
+	"github.com/iotdm/iotdm"
 	"github.com/iotdm/iotdm/internal/pki/cafile"
+	"github.com/iotdm/iotdm/internal/postgres"
 	"github.com/iotdm/iotdm/internal/postgres/pgtest"
+	"github.com/iotdm/iotdm/internal/stack"
 )
 
 // clusterNode is one iotdm process of a test cluster.
@@ -315,10 +322,34 @@ func TestClusterThreeNodes(t *testing.T) {
 			return nil
 		})
 	}
+	// A stack operation node 2 was running (as its record says) and one of
+	// node 3's: after node 2 dies the leader fails the first, not the
+	// second.
+	putStackInProgress(t, dsn, "deploying-on-node2", "node2")
+	putStackInProgress(t, dsn, "deploying-on-node3", "node3")
 	if err := n2.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	_ = n2.cmd.Wait()
+	cf := cfn.New(cfn.Options{Region: "us-east-1", BaseEndpoint: aws.String(n3.endpoint),
+		Credentials: credentials.NewStaticCredentialsProvider(clusterKey, clusterSecret, ""), Retryer: aws.NopRetryer{}})
+	stackStatus := func(name string) (cfntypes.StackStatus, string, error) {
+		out, err := cf.DescribeStacks(ctx, &cfn.DescribeStacksInput{StackName: aws.String(name)})
+		if err != nil {
+			return "", "", err
+		}
+		return out.Stacks[0].StackStatus, aws.ToString(out.Stacks[0].StackStatusReason), nil
+	}
+	eventually(t, 15*time.Second, "node 2's stack operation failed", func() error {
+		status, reason, err := stackStatus("deploying-on-node2")
+		if err != nil || status != cfntypes.StackStatusCreateFailed || reason != "iotdm node node2 stopped while the stack was in CREATE_IN_PROGRESS" {
+			return fmt.Errorf("status %s (%s), %v", status, reason, err)
+		}
+		return nil
+	})
+	if status, _, err := stackStatus("deploying-on-node3"); err != nil || status != cfntypes.StackStatusCreateInProgress {
+		t.Errorf("node 3's stack operation: status %s, %v; want it left CREATE_IN_PROGRESS", status, err)
+	}
 	for _, n := range []*clusterNode{n1, n3} {
 		for _, thing := range []string{"sensor-a", "sensor-c"} {
 			eventually(t, 15*time.Second, thing+" disconnected on "+n.id, func() error {
@@ -357,5 +388,26 @@ func TestClusterThreeNodes(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Error("the new node has no copy of the retained message")
+	}
+}
+
+// putStackInProgress stores, in the cluster's database, a stack whose
+// creation node is running.
+func putStackInProgress(t *testing.T, dsn, name, node string) {
+	t.Helper()
+	db, err := postgres.Open(t.Context(), dsn, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	b, err := json.Marshal(stack.Stack{StackID: "arn:aws:cloudformation:us-east-1:123456789012:stack/" + name + "/0000",
+		StackName: name, Status: stack.CreateInProgress, Node: node, CreationTime: time.Now(), TemplateBody: "{}"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(t.Context(), func(ctx context.Context, tx iotdm.Tx) error {
+		return tx.Put(ctx, stack.KindStack, name, b)
+	}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -262,9 +262,6 @@ func (s *server) startBroker(ctx context.Context) error {
 			return s.lead(ctx, func(ctx context.Context) error { return jobs.RunTicker(ctx, time.Second) })
 		},
 	}
-	if watch := s.watchNodes(jctx, conn); watch != nil {
-		loops["dead nodes"] = func(ctx context.Context) error { return s.lead(ctx, watch) }
-	}
 	for name, run := range loops {
 		s.mqtt.jobsDone.Add(1)
 		go func() {

@@ -54,6 +54,10 @@ type server struct {
 	// cluster is this server's membership of a cluster (cluster.go); nil
 	// for a server of its own.
 	cluster *clusterRuntime
+	// The leader's clean-up after dead nodes (startNodeWatch) runs until
+	// stopWatch and is waited for (watchDone) before the services close.
+	stopWatch context.CancelFunc
+	watchDone sync.WaitGroup
 	// monitor is fleet monitoring (monitoring.go); it stops after the broker
 	// and before the store.
 	monitor *monitoring
@@ -189,11 +193,13 @@ func (s *server) Start(ctx context.Context) (err error) {
 		metrics:      s.metrics,
 		monitor:      s.monitor,
 		jobs:         s.mqtt.jobs,
+		nodeID:       s.nodeID(),
 	})
 	if err != nil {
 		return err
 	}
 	s.services = services
+	s.startNodeWatch(s.mqtt.connectivity.ResetNodes, services.stacks.RecoverNodes)
 	info := healthInfo{Version: s.version, Region: s.cfg.Region, AccountID: s.cfg.AccountID, HTTPAddr: httpAddr}
 	reqCtx, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancelRequests = cancelRequests
@@ -328,6 +334,7 @@ func (s *server) close(ctx context.Context) error {
 	} else if s.ln != nil {
 		keep(s.ln.Close())
 	}
+	s.stopNodeWatch()
 	keep(s.services.Close(ctx))
 	keep(s.stopBroker(ctx))
 	s.stopCluster()

@@ -52,6 +52,7 @@ type apiDeps struct {
 	monitor      *monitoring        // metric and log event stores, alarm actions
 	jobs         *control.Jobs      // AWS IoT Jobs, whose device side runs on the broker
 	metrics      *telemetry.Metrics // counts every request
+	nodeID       string             // this node of a cluster, "" without one
 }
 
 // apiServices are the services behind the API edge that own background
@@ -120,7 +121,7 @@ func newAPIHandler(ctx context.Context, d apiDeps) (http.Handler, *apiServices, 
 	mon := &stack.Monitoring{LogGroups: logGroups, Alarms: alarms, Dashboards: dashboards}
 	catalog := stack.NewCatalog(append(iot.Types(), mon.Types()...)...)
 	stacks, err := stack.NewService(ctx, d.store, catalog, stack.ServiceOptions{Region: d.cfg.Region, AccountID: d.cfg.AccountID,
-		KeepInterrupted: d.cfg.clustered(), Logger: d.logger})
+		Node: d.nodeID, Logger: d.logger})
 	if err != nil {
 		return nil, nil, fmt.Errorf("stacks: %w", err)
 	}

@@ -47,7 +47,7 @@ type ConnectivityOptions struct {
 	KeepStaleOnStart bool
 	// Node names this server in a cluster (several servers sharing one
 	// store): the states it records carry it, and its start clears only
-	// its own stale states; ResetNode clears those of a node that died.
+	// its own stale states; ResetNodes clears those of nodes that died.
 	Node   string
 	Logger *slog.Logger
 	// Now returns the current time; nil means time.Now.
@@ -568,19 +568,12 @@ func lifecycleMessage(e *lifecycleEvent) (topic string, payload []byte, ok bool)
 
 // --- the startup reset ---
 
-// ResetNode marks every thing recorded as connected through node
-// disconnected (SERVER_ERROR, now) and publishes its disconnected events: a
-// survivor's work when a cluster node dies with its devices connected. A
-// thing that has reconnected elsewhere since is left alone.
-func (c *Connectivity) ResetNode(ctx context.Context, node string) error {
-	if node == "" {
-		return nil
-	}
-	return c.reset(ctx, iotdm.DisconnectServerError, func(st *iotdm.ConnectivityState) bool { return st.Node == node })
-}
-
-// ResetNodes is ResetNode for every node dead reports as dead: a new
-// leader's sweep for nodes that died while nobody was watching.
+// ResetNodes marks every thing recorded as connected through a node that
+// dead reports as dead disconnected (SERVER_ERROR, now) and publishes its
+// disconnected events: a survivor's work when a cluster node dies with its
+// devices connected, and a new leader's sweep for nodes that died while
+// nobody was watching. A thing that has reconnected elsewhere since is left
+// alone.
 func (c *Connectivity) ResetNodes(ctx context.Context, dead func(node string) bool) error {
 	return c.reset(ctx, iotdm.DisconnectServerError, func(st *iotdm.ConnectivityState) bool { return st.Node != "" && dead(st.Node) })
 }

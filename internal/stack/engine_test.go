@@ -26,6 +26,9 @@ type world struct {
 	failUpdate map[string]string // logical id -> the Value whose update fails
 	failDelete map[string]bool
 	seq        int
+	// hold, when set, makes Create wait for it to be closed: the
+	// operation stays in progress meanwhile.
+	hold chan struct{}
 }
 
 func newWorld() *world {
@@ -33,6 +36,9 @@ func newWorld() *world {
 }
 
 func (w *world) Create(_ context.Context, r *Request) (*Result, error) {
+	if w.hold != nil {
+		<-w.hold
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.log = append(w.log, "create "+r.LogicalID)

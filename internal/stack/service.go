@@ -29,6 +29,8 @@ type Service struct {
 	now     func() time.Time
 	logger  *slog.Logger
 
+	node string // this node of a cluster; "" for a server of its own
+
 	ctx    context.Context // of background operations; canceled by Close
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -40,11 +42,16 @@ type Service struct {
 // ServiceOptions configures a Service.
 type ServiceOptions struct {
 	Region, AccountID string
-	// KeepInterrupted leaves operations found in progress alone: with
-	// several nodes on one store, one may be another node's, running.
-	KeepInterrupted bool
-	Now             func() time.Time
-	Logger          *slog.Logger
+	// Node names this node when several share the store. Operations
+	// record the node running them, and at start only this node's
+	// interrupted operations (a previous process of it) are marked failed:
+	// the others may be running on live nodes, and the cluster's leader
+	// marks those of a node that died (RecoverNodes). "" is a server of
+	// its own: every operation found in progress at start was
+	// interrupted.
+	Node   string
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // Limits of the API, as CloudFormation documents them.
@@ -59,7 +66,7 @@ var stackNamePattern = regexp.MustCompile(`^[a-zA-Z][-a-zA-Z0-9]*$`)
 // Operations interrupted by a stop are marked failed.
 func NewService(ctx context.Context, store iotdm.Store, catalog *Catalog, opts ServiceOptions) (*Service, error) {
 	s := &Service{store: store, catalog: catalog, region: opts.Region, account: opts.AccountID,
-		now: opts.Now, logger: opts.Logger, busy: map[string]chan struct{}{}}
+		node: opts.Node, now: opts.Now, logger: opts.Logger, busy: map[string]chan struct{}{}}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -70,10 +77,10 @@ func NewService(ctx context.Context, store iotdm.Store, catalog *Catalog, opts S
 	s.engine = NewEngine(catalog, EngineOptions{Region: opts.Region, AccountID: opts.AccountID, Exports: storeExports{s},
 		Now: s.now, Logger: s.logger})
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	if !opts.KeepInterrupted {
-		if err := s.recover(ctx); err != nil {
-			return nil, err
-		}
+	// A server of its own ran every operation it finds in progress; a
+	// node of a cluster only those it recorded under its name.
+	if err := s.RecoverNodes(ctx, func(node string) bool { return s.node == "" || node == s.node }); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -111,8 +118,17 @@ func (s *Service) Wait(ctx context.Context, stackName string) error {
 	}
 }
 
-// recover marks operations a stop interrupted as failed.
-func (s *Service) recover(ctx context.Context) error {
+// inProgress reports whether a stack status is an operation under way.
+func inProgress(status string) bool {
+	return strings.HasSuffix(status, "_IN_PROGRESS") && status != ReviewInProgress
+}
+
+// RecoverNodes marks failed the operations in progress on the nodes for
+// which dead is true: their process stopped, so the operation will not
+// go on. NewService calls it for this node; the leader of a cluster calls
+// it for the nodes that stop sending heartbeats. Each stack gets the
+// *_FAILED status of its operation and an event saying why.
+func (s *Service) RecoverNodes(ctx context.Context, dead func(node string) bool) error {
 	var stuck []*Stack
 	err := s.store.View(ctx, func(ctx context.Context, tx iotdm.ReadTx, _ uint64) error {
 		return tx.Scan(ctx, KindStack, "", "", 0, func(_ string, v []byte) error {
@@ -120,7 +136,7 @@ func (s *Service) recover(ctx context.Context) error {
 			if err := json.Unmarshal(v, &st); err != nil {
 				return fmt.Errorf("decode stack: %w", err)
 			}
-			if strings.HasSuffix(st.Status, "_IN_PROGRESS") && st.Status != ReviewInProgress {
+			if inProgress(st.Status) && dead(st.Node) {
 				stuck = append(stuck, &st)
 			}
 			return nil
@@ -144,10 +160,14 @@ func (s *Service) recover(ctx context.Context) error {
 			st.Status = UpdateRollbackFailed
 		}
 		st.StatusReason = "iotdm stopped while the stack was in " + was
+		if st.Node != "" && st.Node != s.node {
+			st.StatusReason = "iotdm node " + st.Node + " stopped while the stack was in " + was
+		}
+		node := st.Node
 		if err := s.engine.recordStack(ctx, st, s); err != nil {
 			return err
 		}
-		s.logger.Warn("stack operation interrupted by a stop", "stack", st.StackName, "was", was, "now", st.Status)
+		s.logger.Warn("stack operation interrupted by a stop", "stack", st.StackName, "node", node, "was", was, "now", st.Status)
 	}
 	return nil
 }
@@ -158,6 +178,10 @@ func (s *Service) recover(ctx context.Context) error {
 // stacks. Exports follow the stack's outputs whenever an operation
 // completes.
 func (s *Service) Record(ctx context.Context, st *Stack, ev *Event) error {
+	st.Node = ""
+	if inProgress(st.Status) {
+		st.Node = s.node
+	}
 	b, err := json.Marshal(st)
 	if err != nil {
 		return fmt.Errorf("encode stack: %w", err)

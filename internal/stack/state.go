@@ -45,6 +45,9 @@ type Stack struct {
 	Imports []string `json:"imports,omitempty"`
 	// EventSeq numbers this stack's events.
 	EventSeq uint64 `json:"eventSeq"`
+	// Node is the cluster node running the stack's operation while it is
+	// in progress ("" for a server of its own, and once it has ended).
+	Node string `json:"node,omitempty"`
 }
 
 // Parameter is one resolved parameter value.
