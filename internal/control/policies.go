@@ -37,6 +37,9 @@ type Policies struct {
 	// lends its transaction, ARN and clock helpers.
 	reg *Registry
 	log *slog.Logger
+	// docs are the default versions' documents, parsed once for every
+	// connection that evaluates them.
+	docs parsedDocs
 }
 
 var _ iotdm.Policies = (*Policies)(nil)

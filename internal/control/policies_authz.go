@@ -53,7 +53,7 @@ func (p *Policies) loadEffective(ctx context.Context, tx iotdm.ReadTx, names []s
 func (p *Policies) named(policies []effectivePolicy) []policy.Named {
 	out := make([]policy.Named, 0, len(policies))
 	for _, e := range policies {
-		doc, err := policy.Parse([]byte(e.document))
+		doc, err := p.docs.parse(e.document)
 		if err != nil {
 			p.log.Warn("stored policy document does not parse", "policy", e.name, "err", err)
 		}
